@@ -1,0 +1,35 @@
+# `make run` serves the API on 127.0.0.1:8000; `make test` runs the whole suite.
+VENV := .venv
+PY := $(VENV)/bin/python
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/facenition
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: setup run test worker calibrate bench
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+.env:
+	sed "s/^SECRET_KEY=.*/SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(48))')/" .env.example > .env
+
+setup: $(VENV)/.installed .env
+	$(PY) manage.py place_weights
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createcachetable
+	$(PY) manage.py check_models
+	BIND=127.0.0.1:8000 $(VENV)/bin/gunicorn facenition.wsgi --config facenition/gunicorn.conf.py
+
+worker: setup
+	$(VENV)/bin/celery -A facenition worker --loglevel INFO --concurrency 2
+
+test: setup
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(PY) -m pytest $(PYTEST_ARGS)
+
+calibrate: setup
+	$(PY) scripts/calibrate_match.py

@@ -1,0 +1,150 @@
+"""One application error class and one exception handler: every failure answers
+`{"ok": false, "error": "..."}` with a status an API consumer can act on."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf
+
+from .middleware import current_request_id
+
+log = logging.getLogger("facenition.api")
+
+
+class ApiError(Exception):
+    """A failure the caller can act on. `status` is the HTTP status of the answer."""
+
+    status = 400
+
+    def __init__(self, message, status=None, headers=None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        self.headers = headers or {}
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class Unauthorized(ApiError):
+    status = 401
+
+
+class Forbidden(ApiError):
+    status = 403
+
+
+class Missing(ApiError):
+    status = 404
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class Gone(ApiError):
+    status = 410
+
+
+class TooManyRequests(ApiError):
+    status = 429
+
+    def __init__(self, message, retry_after=None):
+        headers = {"Retry-After": str(int(retry_after))} if retry_after else None
+        super().__init__(message, headers=headers)
+
+
+class UpstreamFailure(ApiError):
+    status = 502
+
+
+def envelope(message, status, headers=None):
+    response = JsonResponse({"ok": False, "error": message}, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def describe_validation_error(detail, path=""):
+    """Flattens DRF's nested validation detail into `field: message`."""
+    if isinstance(detail, dict):
+        parts = [describe_validation_error(value, f"{path}.{key}" if path else str(key)) for key, value in detail.items()]
+        return "; ".join(parts)
+    if isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            text = " ".join(str(item) for item in detail)
+            return f"{path}: {text}" if path else text
+        return "; ".join(describe_validation_error(item, f"{path}[{i}]") for i, item in enumerate(detail) if item)
+    return f"{path}: {detail}" if path else str(detail)
+
+
+def _drf_message(exc):
+    if isinstance(exc, drf.ValidationError):
+        return describe_validation_error(exc.detail)
+    if isinstance(exc, drf.ParseError):
+        return f"The request body could not be read: {exc.detail}"
+    if isinstance(exc, drf.NotAuthenticated):
+        return "A client token is required: send it in the X-Auth-Token header or an auth_token field."
+    if isinstance(exc, drf.MethodNotAllowed):
+        return f"{exc.detail} Every endpoint accepts POST only."
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return f"{exc.detail} Send JSON or multipart/form-data."
+    if isinstance(exc, drf.Throttled):
+        return "Too many requests; slow down and retry later."
+    return str(exc.detail)
+
+
+def _drf_status(exc):
+    if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
+        return 401
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return 400
+    return exc.status_code
+
+
+def exception_handler(exc, context=None):
+    if isinstance(exc, ApiError):
+        return envelope(exc.message, exc.status, exc.headers)
+    if isinstance(exc, drf.APIException):
+        headers = {}
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        return envelope(_drf_message(exc), _drf_status(exc), headers)
+    if isinstance(exc, Http404):
+        return envelope("Not found.", 404)
+    if isinstance(exc, PermissionDenied):
+        return envelope("You may not do this.", 403)
+    if isinstance(exc, RequestDataTooBig):
+        return envelope("The request is too large: send at most 10 images of at most 10 MB each.", 400)
+    if isinstance(exc, TooManyFieldsSent):
+        return envelope("The request has too many fields.", 400)
+    return unexpected_failure(exc)
+
+
+def unexpected_failure(exc=None):
+    request_id = current_request_id()
+    log.error("unexpected failure, request id %s", request_id, exc_info=exc)
+    return envelope(
+        f"The server could not complete this request (request id {request_id}). "
+        "Try again; if it keeps failing, report the request id to the operator.",
+        502,
+    )
+
+
+def not_found_view(request, exception=None):
+    return envelope(f"No endpoint at {request.path}. See / for the API reference.", 404)
+
+
+def server_error_view(request):
+    return unexpected_failure()
+
+
+def bad_request_view(request, exception=None):
+    return envelope("The request could not be understood.", 400)
+
+
+def permission_denied_view(request, exception=None):
+    return envelope("You may not do this.", 403)

@@ -1,0 +1,173 @@
+"""Facenition settings: everything an operator may change is read from the environment here.
+
+`.env.example` lists every variable. With no DATABASE_URL the server keeps its data in an
+embedded SQLite file; with no REDIS_URL, Celery runs tasks in-process and the cache lives in
+the database. Both fallbacks are announced in the log at start-up.
+"""
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+log = logging.getLogger("facenition")
+
+
+def load_dotenv(path):
+    """Reads KEY=VALUE lines from `.env` (written by `make setup`); the real environment wins."""
+    if not path.is_file():
+        return
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            os.environ.setdefault(key.strip(), value.strip().strip("'\""))
+
+
+load_dotenv(BASE_DIR / ".env")
+
+
+def env(name, default=""):
+    """The variable's value; unset and empty both mean the default."""
+    return os.environ.get(name) or default
+
+
+def envbool(name, default="False"):
+    return env(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
+def envint(name, default):
+    return int(env(name, str(default)))
+
+
+def envfloat(name, default):
+    return float(env(name, str(default)))
+
+
+DEBUG = envbool("DEBUG")
+TESTING = "pytest" in sys.modules
+# A missing secret is reported by the system check facenition.E001 rather than papered over.
+MISSING_SECRET = "missing-secret-key"
+SECRET_KEY = env("SECRET_KEY") or ("test-only-secret-key-" + "x" * 40 if TESTING else MISSING_SECRET)
+# A key of its own for MACs over identity tokens and one-time codes, so that rotating
+# Django's session key does not invalidate every enrollment.
+FACENITION_TOKEN_KEY = env("FACENITION_TOKEN_KEY", SECRET_KEY)
+ALLOWED_HOSTS = [h for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "credentials",
+    "enrollment",
+    "matching",
+]
+
+MIDDLEWARE = [
+    "facenition.api.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "facenition.urls"
+WSGI_APPLICATION = "facenition.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+EMBEDDED_DATABASE = not env("DATABASE_URL")
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "facenition_cache"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# Uploads: ten images of at most 10 MB each, base64 in JSON included.
+FACENITION_MAX_IMAGES = envint("FACENITION_MAX_IMAGES", 10)
+FACENITION_MAX_IMAGE_BYTES = envint("FACENITION_MAX_IMAGE_BYTES", 10 * 1024 * 1024)
+FACENITION_MAX_IMAGE_PIXELS = envint("FACENITION_MAX_IMAGE_PIXELS", 40_000_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = FACENITION_MAX_IMAGES * FACENITION_MAX_IMAGE_BYTES * 4 // 3 + 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = FACENITION_MAX_IMAGE_BYTES + 1
+DATA_UPLOAD_MAX_NUMBER_FILES = FACENITION_MAX_IMAGES + 1
+
+# Client tokens.
+FACENITION_CLIENT_TOKEN_DAYS = envint("FACENITION_CLIENT_TOKEN_DAYS", 30)
+
+# Face pipeline. DEEPFACE_HOME is where `make setup` places the weights (under .deepface/weights).
+DEEPFACE_HOME = env("DEEPFACE_HOME", str(BASE_DIR))
+os.environ["DEEPFACE_HOME"] = DEEPFACE_HOME
+FACENITION_MODEL = env("FACENITION_MODEL", "Dlib")
+FACENITION_DETECTOR = env("FACENITION_DETECTOR", "dlib")
+FACENITION_DETECT_MAX_SIDE = envint("FACENITION_DETECT_MAX_SIDE", 640)
+FACENITION_WARM_UP = envbool("FACENITION_WARM_UP", "True")
+# Real face photos used by the tests and calibration scripts; never copied into the repository.
+FACENITION_FACES_DIR = BASE_DIR / env("FACENITION_FACES_DIR", "../shared/faces")
+
+REST_FRAMEWORK = {
+    "DEFAULT_VERSIONING_CLASS": "facenition.api.versioning.FacenitionVersioning",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["facenition.api.auth.ClientTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["facenition.api.auth.HasClientToken"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "facenition.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

@@ -1,0 +1,26 @@
+"""What a server process does once before it takes requests."""
+
+import logging
+import time
+
+from django.conf import settings
+
+log = logging.getLogger("facenition")
+
+
+def announce_configuration():
+    if settings.EMBEDDED_DATABASE:
+        log.warning("no DATABASE_URL: using the embedded SQLite file %s", settings.DATABASES["default"]["NAME"])
+    if not settings.REDIS_URL:
+        log.warning("no REDIS_URL: Celery tasks run in-process and the cache lives in the database")
+
+
+def warm_up_models():
+    """Loads the face models now so that no request pays for it."""
+    if not settings.FACENITION_WARM_UP:
+        return
+    from matching.services import face_pipeline
+
+    started = time.perf_counter()
+    face_pipeline().load()
+    log.info("face models loaded in %.2f s", time.perf_counter() - started)

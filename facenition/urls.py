@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from facenition.api import errors
+from facenition.views import reference_page
+
+api = [
+    path("", include("credentials.urls")),
+    path("", include("enrollment.urls")),
+    path("", include("matching.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", reference_page, name="reference"),
+    re_path(r"^v(?P<version>[0-9]+)/", include(api)),
+    path("", include(api)),
+]
+
+handler400 = errors.bad_request_view
+handler403 = errors.permission_denied_view
+handler404 = errors.not_found_view
+handler500 = errors.server_error_view

@@ -1,0 +1,24 @@
+from rest_framework import serializers
+
+from facenition.api.fields import AccuracyField
+from facenition.api.images import images_from_request
+from facenition.api.views import FacenitionViewSet
+
+from .services import faces_match
+
+
+class MatchViewSet(FacenitionViewSet):
+    """`/match`: is the person in `image` the person in `reference`? Nothing is stored."""
+
+    class InputSerializer(serializers.Serializer):
+        accuracy = AccuracyField()
+
+    def match(self, request, *args, **kwargs):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        images = images_from_request(request, "image")
+        references = images_from_request(request, "reference")
+        result = faces_match(images=images, references=references, accuracy=data.validated_data["accuracy"])
+        return self.ok(
+            {"match": result.match, "accuracy": result.accuracy, "max_accuracy": result.max_accuracy, "faces": result.faces}
+        )

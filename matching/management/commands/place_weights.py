@@ -1,0 +1,14 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from matching.pipeline import place_weights, weights_dir
+
+
+class Command(BaseCommand):
+    help = "Copies dlib's face models from the face_recognition_models package to where deepface looks."
+
+    def handle(self, *args, **options):
+        placed = place_weights(settings.DEEPFACE_HOME)
+        for path in placed:
+            self.stdout.write(f"placed {path}")
+        self.stdout.write(f"weights folder: {weights_dir(settings.DEEPFACE_HOME)} ({len(placed)} file(s) copied)")

@@ -1,0 +1,76 @@
+"""The only bridge between the face pipeline and the rest of the server."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+
+from facenition.api.errors import BadRequest
+
+from .accuracy import is_match, strictest_matching_level
+from .pipeline import PipelineConfig, cosine_distance, get_pipeline
+
+
+def pipeline_config():
+    return PipelineConfig(
+        model_name=settings.FACENITION_MODEL,
+        detector_name=settings.FACENITION_DETECTOR,
+        detect_max_side=settings.FACENITION_DETECT_MAX_SIDE,
+        deepface_home=settings.DEEPFACE_HOME,
+    )
+
+
+def face_pipeline():
+    return get_pipeline(pipeline_config())
+
+
+@dataclass(frozen=True)
+class FaceReading:
+    label: str
+    face_count: int
+    face: object  # the largest pipeline Face
+
+
+def faces_read(*, images, exactly_one=False):
+    """Runs the pipeline on intake images. Each must show a face (exactly one if asked), else 400."""
+    pipeline = face_pipeline()
+    readings = []
+    for image in images:
+        analysis = pipeline.analyse(image.pixels)
+        count = len(analysis.faces)
+        if count == 0:
+            raise BadRequest(f"{image.label}: no face found; send a photo where the face is clearly visible.")
+        if exactly_one and count > 1:
+            raise BadRequest(f"{image.label}: {count} faces found; send a photo of one person only.")
+        readings.append(FaceReading(label=image.label, face_count=count, face=analysis.largest))
+    return readings
+
+
+def mean_embedding(readings):
+    vectors = np.stack([reading.face.embedding for reading in readings])
+    return vectors.mean(axis=0)
+
+
+def describe_readings(readings):
+    return [{"faces": r.face_count, "box": r.face.box.as_dict()} for r in readings]
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    match: bool
+    accuracy: int
+    max_accuracy: int
+    faces: dict
+
+
+def faces_match(*, images, references, accuracy):
+    """1:1 comparison of two sets of photos; the largest face of each photo counts. Nothing is stored."""
+    probe = faces_read(images=images)
+    claimed = faces_read(images=references)
+    distance = cosine_distance(mean_embedding(probe), mean_embedding(claimed))
+    return MatchResult(
+        match=is_match(distance, accuracy),
+        accuracy=accuracy,
+        max_accuracy=strictest_matching_level(distance),
+        faces={"image": describe_readings(probe), "reference": describe_readings(claimed)},
+    )
