@@ -2,8 +2,10 @@
 descriptors of the two sides, 1 the most tolerant, 8 the strictest.
 
 Derived by `scripts/calibrate_match.py` from every genuine and impostor pair of single-face photos
-in the shared face set; the README shows that script's table. Level 4 sits below the closest
-impostor pair seen there, so its false-match rate is well under 1 in 1,000 on that set.
+in the shared face set (58 photos of 15 people: 119 genuine and 1,534 impostor pairs); the README
+shows that script's table. Every level sits below the closest impostor pair seen there (0.083).
+Level 4 rejects 5% of genuine single-photo pairs; a normal fitted to the impostor distances puts
+its false-match rate near 1 in 7,000, well under 1 in 1,000.
 """
 
 DEFAULT_ACCURACY = 4

@@ -3,7 +3,7 @@
 
 import logging
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 
@@ -119,6 +119,8 @@ def exception_handler(exc, context=None):
         return envelope("You may not do this.", 403)
     if isinstance(exc, RequestDataTooBig):
         return envelope("The request is too large: send at most 10 images of at most 10 MB each.", 400)
+    if isinstance(exc, TooManyFilesSent):
+        return envelope("Too many files: send at most 10 images per field.", 400)
     if isinstance(exc, TooManyFieldsSent):
         return envelope("The request has too many fields.", 400)
     return unexpected_failure(exc)

@@ -21,7 +21,11 @@ from .errors import BadRequest
 
 ALLOWED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "BMP": "BMP"}
 DATA_URL = re.compile(r"^data:(?P<mime>[\w/+.-]*)(?:;[\w=.-]+)*;base64,", re.IGNORECASE)
-LOOKS_LIKE_LOCATION = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.|/|\.{1,2}/|~|[a-z]:\\)", re.IGNORECASE)
+URL_SCHEME = re.compile(r"^(?:[a-z][a-z0-9+.-]*:/|www\.)", re.IGNORECASE)
+PATH_START = re.compile(r"^(?:/|\.{1,2}[/\\]|~|[a-z]:[/\\])", re.IGNORECASE)
+# JPEG in base64 starts with "/9j/", so a leading slash alone does not make a path; but no photo
+# a face could be found in fits in this many characters.
+SHORTEST_PLAUSIBLE_IMAGE = 512
 BASE64_ALPHABET = re.compile(r"^[A-Za-z0-9+/_-]*={0,2}$")
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -80,7 +84,7 @@ def _decode_base64(label, value, max_bytes):
     match = DATA_URL.match(text)
     if match:
         text = text[match.end():]
-    elif LOOKS_LIKE_LOCATION.match(text):
+    elif URL_SCHEME.match(text) or (PATH_START.match(text) and (len(text) < SHORTEST_PLAUSIBLE_IMAGE or not BASE64_ALPHABET.match(text))):
         raise BadRequest(f"{label}: looks like a URL or a file path; send the image itself, base64-encoded.")
     text = re.sub(r"\s+", "", text)
     if not text:

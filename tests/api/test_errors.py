@@ -1,0 +1,66 @@
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_envelope(response, status):
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["ok"] is False
+    assert isinstance(body["error"], str) and body["error"]
+    return body["error"]
+
+
+@pytest.mark.parametrize("path", ["/nope", "/v1/nope", "/v2/generate-tokens", "/admin-nope/x"])
+def test_unknown_url_answers_404_envelope(api, path):
+    assert "No endpoint" in assert_envelope(api.post(path), 404)
+
+
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+def test_other_methods_answer_405_envelope(api, method):
+    error = assert_envelope(getattr(api, method)("/generateToken"), 405)
+    assert "POST" in error
+
+
+def test_malformed_json_answers_400(api):
+    response = api.generic("POST", "/generateToken", '{"name": ', content_type="application/json")
+    assert "could not be read" in assert_envelope(response, 400)
+
+
+def test_unsupported_content_type_answers_400(api):
+    response = api.generic("POST", "/generateToken", "name=x", content_type="text/csv")
+    assert "multipart" in assert_envelope(response, 400)
+
+
+def test_validation_error_names_the_field(api):
+    response = api.post("/generateToken", {"email": "not-an-email"}, format="json")
+    assert assert_envelope(response, 400).startswith("email:")
+
+
+def test_missing_client_token_answers_401(api):
+    assert "X-Auth-Token" in assert_envelope(api.post("/match"), 401)
+
+
+def test_unknown_client_token_answers_401(api):
+    api.credentials(HTTP_X_AUTH_TOKEN="fnc_000000000000_nothing")
+    assert "not valid" in assert_envelope(api.post("/match"), 401)
+
+
+def test_unexpected_failure_answers_502_without_internals(authed, monkeypatch, caplog):
+    def explode(**kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr("matching.api.faces_match", explode)
+    from tests.conftest import make_image_bytes, upload
+
+    response = authed.post(
+        "/match",
+        {"image": upload("a.png", make_image_bytes("PNG")), "reference": upload("b.png", make_image_bytes("PNG"))},
+        format="multipart",
+    )
+    error = assert_envelope(response, 502)
+    assert "secret internal detail" not in error and "Traceback" not in error
+    request_id = response["X-Request-Id"]
+    assert request_id in error
+    assert any(request_id in record.getMessage() for record in caplog.records)

@@ -1,0 +1,110 @@
+import itertools
+import random
+
+import pytest
+
+from matching.accuracy import DEFAULT_ACCURACY
+from tests.conftest import make_image_bytes, upload
+
+pytestmark = [pytest.mark.django_db, pytest.mark.faces]
+
+
+def match(authed, images, references, **fields):
+    data = {
+        "image": [upload(p.file, p.read()) for p in images],
+        "reference": [upload(p.file, p.read()) for p in references],
+        **fields,
+    }
+    return authed.post("/match", data, format="multipart")
+
+
+def answer(response):
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["ok"] is True
+    assert 0 <= body["max_accuracy"] <= 8
+    assert body["match"] == (body["max_accuracy"] >= body["accuracy"])
+    return body
+
+
+def distinct_photos(people):
+    # Some files are the same photo at another resolution; a pair of those proves nothing.
+    return {identity: [p for p in photos if "480p" not in p.file and "1080p" not in p.file] for identity, photos in people.items()}
+
+
+@pytest.fixture(scope="module")
+def genuine_pairs(photos_by_identity):
+    people = distinct_photos(photos_by_identity)
+    pairs = [pair for photos in people.values() for pair in itertools.combinations(photos, 2)]
+    random.Random(7).shuffle(pairs)
+    return pairs[:24]
+
+
+@pytest.fixture(scope="module")
+def impostor_pairs(photos_by_identity):
+    people = distinct_photos(photos_by_identity)
+    everyone = [p for photos in people.values() for p in photos]
+    pairs = [(a, b) for a, b in itertools.combinations(everyone, 2) if a.identity != b.identity]
+    random.Random(11).shuffle(pairs)
+    return pairs[:100]
+
+
+def test_same_person_matches_at_the_default_level(authed, genuine_pairs):
+    assert len(genuine_pairs) >= 20
+    results = [answer(match(authed, [a], [b]))["match"] for a, b in genuine_pairs]
+    # The calibration table puts level 4's false-non-match rate near 5% for single photos.
+    assert sum(results) >= len(results) - 2, f"{results.count(False)} of {len(results)} genuine pairs refused"
+
+
+def test_different_people_never_match(authed, impostor_pairs):
+    assert len(impostor_pairs) >= 100
+    accepted = [(a.file, b.file) for a, b in impostor_pairs if answer(match(authed, [a], [b], accuracy=1))["match"]]
+    assert accepted == []
+
+
+def test_several_reference_photos_are_combined(authed, photos_by_identity):
+    person = distinct_photos(photos_by_identity)["deepface-a"]
+    body = answer(match(authed, [person[0]], person[1:4]))
+    assert body["match"] is True
+    assert len(body["faces"]["reference"]) == 3
+
+
+def test_answer_reports_accuracy_and_faces(authed, photo):
+    body = answer(match(authed, [photo("deepface-b_img8.jpg")], [photo("deepface-b_img9.jpg")], accuracy=2))
+    assert body["accuracy"] == 2
+    assert body["faces"]["image"][0]["faces"] == 1
+    assert set(body["faces"]["image"][0]["box"]) == {"left", "top", "width", "height"}
+    assert "distance" not in str(body)
+
+
+def test_default_accuracy_is_four(authed, photo):
+    body = answer(match(authed, [photo("deepface-c_img3.jpg")], [photo("deepface-c_img12.jpg")]))
+    assert body["accuracy"] == DEFAULT_ACCURACY == 4
+
+
+def test_group_photo_uses_the_largest_face_and_reports_the_count(authed, photo):
+    body = answer(match(authed, [photo("group_obama_and_biden.jpg")], [photo("obama_obama.jpg")]))
+    assert body["faces"]["image"][0]["faces"] >= 2
+
+
+def test_base64_json_works_like_multipart(authed, photo):
+    a, b = photo("deepface-d_img13.jpg"), photo("deepface-d_img14.jpg")
+    by_json = answer(authed.post("/match", {"image": a.b64(), "reference": [b.b64()]}, format="json"))
+    by_files = answer(match(authed, [a], [b]))
+    assert by_json["match"] == by_files["match"] and by_json["max_accuracy"] == by_files["max_accuracy"]
+
+
+def test_a_photo_without_a_face_is_refused_by_name(authed, photo):
+    blank = make_image_bytes("JPEG", size=(640, 480), color=(90, 90, 90))
+    data = {"image": [upload("a.jpg", photo("deepface-a_img1.jpg").read())], "reference": [upload("r", photo("deepface-a_img2.jpg").read()), upload("b.jpg", blank)]}
+    response = authed.post("/match", data, format="multipart")
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("reference[1]: no face found")
+
+
+@pytest.mark.parametrize("accuracy", [0, 9, -1, "high", "4.5", 4.0, True])
+def test_accuracy_outside_one_to_eight_is_refused(authed, photo, accuracy):
+    a = photo("deepface-a_img1.jpg")
+    response = authed.post("/match", {"image": a.b64(), "reference": a.b64(), "accuracy": accuracy}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("accuracy:")
