@@ -72,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "facenition.api.middleware.RequestIdMiddleware",
+    "facenition.api.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -134,6 +135,8 @@ FACENITION_MAX_IMAGE_BYTES = envint("FACENITION_MAX_IMAGE_BYTES", 10 * 1024 * 10
 FACENITION_MAX_IMAGE_PIXELS = envint("FACENITION_MAX_IMAGE_PIXELS", 40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FACENITION_MAX_IMAGES * FACENITION_MAX_IMAGE_BYTES * 4 // 3 + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = FACENITION_MAX_IMAGE_BYTES + 1
+# Two image fields of ten images, base64 in JSON included, plus room for the other fields.
+FACENITION_MAX_REQUEST_BYTES = 2 * FACENITION_MAX_IMAGES * FACENITION_MAX_IMAGE_BYTES * 4 // 3 + 1024 * 1024
 # Two image fields at most per request (/match: image and reference).
 DATA_UPLOAD_MAX_NUMBER_FILES = 2 * FACENITION_MAX_IMAGES + 2
 

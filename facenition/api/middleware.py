@@ -23,3 +23,30 @@ class RequestIdMiddleware:
             _local.request_id = "-"
         response["X-Request-Id"] = request.request_id
         return response
+
+
+class RequestSizeLimitMiddleware:
+    """Refuses oversized bodies from their Content-Length, before anything reads them.
+
+    Django caps form fields but not a JSON body, which is where base64 images arrive."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+
+        from .errors import envelope
+
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return envelope("The Content-Length header is not a number.", 400)
+        if length > settings.FACENITION_MAX_REQUEST_BYTES:
+            limit = settings.FACENITION_MAX_REQUEST_BYTES
+            return envelope(f"The request is {_size(length)}; at most {_size(limit)} is accepted.", 400)
+        return self.get_response(request)
+
+
+def _size(n):
+    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB"

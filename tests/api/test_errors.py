@@ -64,3 +64,9 @@ def test_unexpected_failure_answers_502_without_internals(authed, monkeypatch, c
     request_id = response["X-Request-Id"]
     assert request_id in error
     assert any(request_id in record.getMessage() for record in caplog.records)
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(api, settings):
+    settings.FACENITION_MAX_REQUEST_BYTES = 1000
+    response = api.generic("POST", "/generateToken", '{"name": "' + "x" * 2000 + '"}', content_type="application/json")
+    assert "at most 1 KB is accepted" in assert_envelope(response, 400)
