@@ -70,3 +70,8 @@ def test_an_oversized_body_is_refused_before_it_is_read(api, settings):
     settings.FACENITION_MAX_REQUEST_BYTES = 1000
     response = api.generic("POST", "/generateToken", '{"name": "' + "x" * 2000 + '"}', content_type="application/json")
     assert "at most 1 KB is accepted" in assert_envelope(response, 400)
+
+
+@pytest.mark.parametrize("method", ["get", "put", "delete", "options"])
+def test_wrong_method_is_reported_before_a_missing_token(api, method):
+    assert "POST" in assert_envelope(getattr(api, method)("/match"), 405)
