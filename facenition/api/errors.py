@@ -9,6 +9,8 @@ from rest_framework import exceptions as drf
 
 from .middleware import current_request_id
 
+NON_FIELD_ERRORS = "non_field_errors"
+
 log = logging.getLogger("facenition.api")
 
 
@@ -71,7 +73,10 @@ def envelope(message, status, headers=None):
 def describe_validation_error(detail, path=""):
     """Flattens DRF's nested validation detail into `field: message`."""
     if isinstance(detail, dict):
-        parts = [describe_validation_error(value, f"{path}.{key}" if path else str(key)) for key, value in detail.items()]
+        parts = [
+            describe_validation_error(value, path if key == NON_FIELD_ERRORS else (f"{path}.{key}" if path else str(key)))
+            for key, value in detail.items()
+        ]
         return "; ".join(parts)
     if isinstance(detail, list):
         if all(not isinstance(item, (dict, list)) for item in detail):

@@ -75,3 +75,8 @@ def test_an_oversized_body_is_refused_before_it_is_read(api, settings):
 @pytest.mark.parametrize("method", ["get", "put", "delete", "options"])
 def test_wrong_method_is_reported_before_a_missing_token(api, method):
     assert "POST" in assert_envelope(getattr(api, method)("/match"), 405)
+
+
+def test_a_json_body_that_is_not_an_object_is_explained(api):
+    response = api.generic("POST", "/generateToken", "[1, 2]", content_type="application/json")
+    assert assert_envelope(response, 400) == "Invalid data. Expected a dictionary, but got list."
