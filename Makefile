@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/facenition
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: setup run test worker calibrate bench
+.PHONY: setup run test worker beat calibrate bench
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,6 +26,9 @@ run: setup
 
 worker: setup
 	$(VENV)/bin/celery -A facenition worker --loglevel INFO --concurrency 2
+
+beat: setup
+	$(VENV)/bin/celery -A facenition beat --loglevel INFO
 
 test: setup
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \

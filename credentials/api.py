@@ -1,9 +1,57 @@
+import re
+
+import phonenumbers
 from rest_framework import serializers
 
 from facenition.api.auth import presented_client_token
+from facenition.api.ratelimits import PerClientIp
 from facenition.api.views import FacenitionViewSet
 
-from .services import client_token_describe, client_token_issue
+from .services import (
+    client_token_describe,
+    client_token_issue,
+    client_token_issue_verified,
+    verification_confirm,
+    verification_request,
+)
+
+E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
+
+
+class PairEmailField(serializers.EmailField):
+    """An email address, lower-cased so one mailbox is one pair however it is typed."""
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(data).lower()
+
+
+class E164PhoneField(serializers.CharField):
+    default_error_messages = {"invalid": "must be a phone number in E.164 form, like +14155552671."}
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=16, **kwargs)
+
+    def to_internal_value(self, data):
+        number = super().to_internal_value(data)
+        if not E164.match(number):
+            self.fail("invalid")
+        try:
+            valid = phonenumbers.is_valid_number(phonenumbers.parse(number))
+        except phonenumbers.NumberParseException:
+            valid = False
+        if not valid:
+            self.fail("invalid")
+        return number
+
+
+class CodeField(serializers.RegexField):
+    def __init__(self, **kwargs):
+        super().__init__(r"^[0-9]{6}$", error_messages={"invalid": "must be the six digits that were sent."}, **kwargs)
+
+
+class PairInputSerializer(serializers.Serializer):
+    email = PairEmailField()
+    phone = E164PhoneField()
 
 
 class ClientTokenViewSet(FacenitionViewSet):
@@ -11,6 +59,7 @@ class ClientTokenViewSet(FacenitionViewSet):
 
     authentication_classes = []
     permission_classes = []
+    throttle_classes = [PerClientIp]
 
     class IssueInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
@@ -34,3 +83,47 @@ class ClientTokenViewSet(FacenitionViewSet):
                 "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
             }
         )
+
+
+class VerifiedClientTokenViewSet(FacenitionViewSet):
+    """`/v2/generateToken`: a client token for an email + phone pair that proved it owns both."""
+
+    min_version = 2
+    authentication_classes = []
+    permission_classes = []
+    throttle_classes = [PerClientIp]
+
+    class IssueInputSerializer(PairInputSerializer):
+        name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def generate(self, request, *args, **kwargs):
+        data = self.IssueInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, raw = client_token_issue_verified(api_version=request.version, **data.validated_data)
+        return self.ok({"token": raw, "expires_at": token.expires_at.isoformat()}, status=201)
+
+
+class VerificationViewSet(FacenitionViewSet):
+    """`/v2/new-credentials` sends an email code and an SMS code; `/v2/authenticate-credentials`
+    checks them."""
+
+    min_version = 2
+    authentication_classes = []
+    permission_classes = []
+    throttle_classes = [PerClientIp]
+
+    class ConfirmInputSerializer(PairInputSerializer):
+        email_code = CodeField()
+        sms_code = CodeField()
+
+    def request_codes(self, request, *args, **kwargs):
+        data = PairInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        verification = verification_request(**data.validated_data)
+        return self.ok({"verification": str(verification.pk), "expires_in": verification.seconds_left()}, status=202)
+
+    def confirm(self, request, *args, **kwargs):
+        data = self.ConfirmInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        verification = verification_confirm(**data.validated_data)
+        return self.ok({"verified": True, "verification": str(verification.pk), "expires_in": verification.seconds_left()})

@@ -1,6 +1,11 @@
 import hashlib
 import hmac
+import math
+import secrets
+import uuid
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -49,3 +54,156 @@ class ClientToken(models.Model):
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "email"
+    SMS = "sms", "SMS"
+
+
+class Delivery(models.TextChoices):
+    QUEUED = "queued", "queued"
+    RETRYING = "retrying", "failed, retrying"
+    SENT = "sent", "sent"
+    FAILED = "failed", "failed"
+    SKIPPED = "skipped", "not sent, no longer needed"
+
+
+def mask_email(email):
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_phone(phone):
+    return f"{phone[:2]}{'*' * max(len(phone) - 6, 0)}{phone[-4:]}"
+
+
+class Verification(models.Model):
+    """Proof, under way, that a caller owns an email address and a phone number.
+
+    The codes are not stored. Each is derived from `code_seed` and the channel by an HMAC under
+    FACENITION_TOKEN_KEY: a worker can (re)send a code from the row's id alone, and the database
+    without the key says nothing about either code.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField()
+    phone = models.CharField(max_length=16)
+    code_seed = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    sends = models.PositiveSmallIntegerField(default=1)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    spent_at = models.DateTimeField(null=True, blank=True)
+    client_token = models.OneToOneField(
+        ClientToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="verification"
+    )
+    email_status = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.QUEUED)
+    email_error = models.TextField(blank=True)
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    sms_status = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.QUEUED)
+    sms_error = models.TextField(blank=True)
+    sms_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["email", "phone", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.masked_email()} / {self.masked_phone()}"
+
+    @classmethod
+    def start(cls, *, email, phone, now=None):
+        now = now or timezone.now()
+        return cls.objects.create(
+            email=email,
+            phone=phone,
+            code_seed=secrets.token_hex(16),
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.FACENITION_CODE_LIFETIME_SECONDS),
+        )
+
+    def masked_email(self):
+        return mask_email(self.email)
+
+    def masked_phone(self):
+        return mask_phone(self.phone)
+
+    def code_for(self, channel):
+        """The six-digit code for one channel, leading zeros kept."""
+        mac = hmac.new(
+            settings.FACENITION_TOKEN_KEY.encode(), f"verification-code:{self.code_seed}:{channel}".encode(), hashlib.sha256
+        )
+        return f"{int.from_bytes(mac.digest(), 'big') % 1_000_000:06d}"
+
+    def codes_match(self, *, email_code, sms_code):
+        # Both comparisons always run, so the time taken tells nothing about which code was wrong.
+        email_ok = hmac.compare_digest(self.code_for(Channel.EMAIL), email_code)
+        sms_ok = hmac.compare_digest(self.code_for(Channel.SMS), sms_code)
+        return email_ok & sms_ok
+
+    def seconds_left(self, now=None):
+        return max(0, math.ceil((self.expires_at - (now or timezone.now())).total_seconds()))
+
+    def is_expired(self, now=None):
+        return (now or timezone.now()) >= self.expires_at
+
+    def is_verified(self):
+        return self.verified_at is not None
+
+    def is_spent(self):
+        return self.spent_at is not None
+
+    def tries_left(self):
+        return max(0, settings.FACENITION_CODE_MAX_FAILURES - self.failed_attempts)
+
+    def is_locked(self):
+        return self.tries_left() == 0
+
+    def is_pending(self, now=None):
+        """Still waiting for its codes, which may still be tried."""
+        return not self.is_verified() and not self.is_expired(now) and not self.is_locked()
+
+    def can_mint(self, now=None):
+        return self.is_verified() and not self.is_spent() and not self.is_expired(now)
+
+    def send_again(self):
+        """The same codes go out once more: nothing about the codes or the failure count changes."""
+        self.sends += 1
+        self.email_status = self.sms_status = Delivery.QUEUED
+        self.email_error = self.sms_error = ""
+        self.save(update_fields=["sends", "email_status", "email_error", "sms_status", "sms_error"])
+
+    def record_failure(self):
+        self.failed_attempts += 1
+        self.save(update_fields=["failed_attempts"])
+
+    def verify(self, now=None):
+        """Marks the pair proven; it has a fresh lifetime to ask for its client token."""
+        now = now or timezone.now()
+        self.verified_at = now
+        self.expires_at = now + timedelta(seconds=settings.FACENITION_CODE_LIFETIME_SECONDS)
+        self.save(update_fields=["verified_at", "expires_at"])
+
+    def spend(self, token, now=None):
+        self.client_token = token
+        self.spent_at = now or timezone.now()
+        self.save(update_fields=["client_token", "spent_at"])
+
+    def expire(self, now=None):
+        now = now or timezone.now()
+        if self.expires_at > now:
+            self.expires_at = now
+            self.save(update_fields=["expires_at"])
+
+    def delivery_status(self, channel):
+        return getattr(self, f"{channel}_status")
+
+    def record_delivery(self, channel, status, error="", now=None):
+        fields = {f"{channel}_status": status, f"{channel}_error": error}
+        if status == Delivery.SENT:
+            fields[f"{channel}_sent_at"] = now or timezone.now()
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.save(update_fields=list(fields))

@@ -1,12 +1,24 @@
+import hashlib
+import logging
+import math
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import KombuError
 
-from facenition.api.errors import Gone, Missing, Unauthorized
+from facenition.api.errors import Conflict, Forbidden, Gone, Missing, TooManyRequests, Unauthorized, UpstreamFailure
+from facenition.api.ratelimits import rate_limit_count
 
-from .models import ClientToken, secret_digest
+from .delivery import DeliveryFailed, email_send, sms_send
+from .models import Channel, ClientToken, Delivery, Verification, secret_digest
+
+log = logging.getLogger("facenition.credentials")
 
 TOKEN_SCHEME = "fnc"
 # Recording every use would write on every request; once a minute is enough to tell activity.
@@ -80,3 +92,153 @@ def client_token_describe(*, raw):
 def client_token_revoke(*, token):
     token.revoke()
     return token
+
+
+def verification_current(*, email, phone, for_update=False):
+    """The pair's latest verification, which alone counts; None when the pair never asked."""
+    verifications = Verification.objects.filter(email=email, phone=phone).order_by("-created_at")
+    if for_update:
+        verifications = verifications.select_for_update()
+    return verifications.first()
+
+
+def verification_request(*, email, phone):
+    """Sends the pair two one-time codes, one by email and one by SMS, through Celery once the row
+    is committed. While the pair's verification is still pending, the same codes are sent again
+    and its failure count stays. Past FACENITION_CODE_SEND_RATE sends → 429."""
+    pair = hashlib.sha256(f"{email}\n{phone}".encode()).hexdigest()
+    rate = settings.FACENITION_CODE_SEND_RATE
+    rate_limit_count(
+        group="credentials.code-sends",
+        key=pair,
+        rate=rate,
+        message=f"Codes were sent to this email and phone too often (at most {rate}); wait for the Retry-After time.",
+    )
+    with transaction.atomic():
+        verification = verification_current(email=email, phone=phone, for_update=True)
+        if verification is None or not verification.is_pending():
+            verification = Verification.start(email=email, phone=phone)
+        else:
+            verification.send_again()
+        transaction.on_commit(partial(_queue_code_deliveries, verification.pk))
+    return verification
+
+
+def _queue_code_deliveries(verification_id):
+    from .tasks import deliver_code
+
+    channels = list(Channel.values)
+    for index, channel in enumerate(channels):
+        try:
+            deliver_code.delay(str(verification_id), channel)
+        except (KombuError, OSError) as error:
+            log.error("could not queue the %s code of verification %s: %s", channel, verification_id, error)
+            unqueued = {}
+            for name in channels[index:]:
+                unqueued.update({f"{name}_status": Delivery.FAILED, f"{name}_error": f"not queued: {error}"})
+            Verification.objects.filter(pk=verification_id).update(**unqueued)
+            raise UpstreamFailure("The codes could not be queued for sending; try again in a moment.") from None
+
+
+CODE_MESSAGES = {
+    Channel.EMAIL: "Your Facenition email code is {code}. It expires in {minutes} minutes.\n\n"
+    "If you did not ask for it, ignore this message.",
+    Channel.SMS: "Your Facenition SMS code is {code}. It expires in {minutes} minutes.",
+}
+CODE_EMAIL_SUBJECT = "Your Facenition verification code"
+
+
+def verification_deliver(*, verification_id, channel, retry_at=None):
+    """Sends one channel's code of a verification and records the outcome on it.
+
+    Returns quietly when the row is gone or its code can no longer be used. On a provider error,
+    records it and raises DeliveryFailed; the status says "retrying" only when `retry_at` falls
+    before the code expires, and `DeliveryFailed.retry` tells the caller whether to.
+    """
+    verification = Verification.objects.filter(pk=verification_id).first()
+    if verification is None:
+        return
+    now = timezone.now()
+    if not verification.is_pending(now):
+        verification.record_delivery(channel, Delivery.SKIPPED, "the code could no longer be used when its turn came")
+        return
+    minutes = math.ceil(verification.seconds_left(now) / 60)
+    body = CODE_MESSAGES[channel].format(code=verification.code_for(channel), minutes=minutes)
+    try:
+        if channel == Channel.EMAIL:
+            email_send(to=verification.email, subject=CODE_EMAIL_SUBJECT, body=body)
+        else:
+            sms_send(to=verification.phone, body=body)
+    except DeliveryFailed as failure:
+        failure.retry = retry_at is not None and retry_at < verification.expires_at
+        verification.record_delivery(channel, Delivery.RETRYING if failure.retry else Delivery.FAILED, str(failure))
+        log.warning("%s code of verification %s not delivered: %s", channel, verification_id, failure)
+        raise
+    verification.record_delivery(channel, Delivery.SENT)
+
+
+def verification_confirm(*, email, phone, email_code, sms_code):
+    """Checks both codes against the pair's verification. Every wrong pair of codes counts, under a
+    row lock, so parallel guesses cannot get past FACENITION_CODE_MAX_FAILURES."""
+    with transaction.atomic():
+        verification = verification_current(email=email, phone=phone, for_update=True)
+        if verification is None:
+            raise Missing("No verification for this email and phone: ask /v2/new-credentials for codes first.")
+        if verification.is_verified():
+            raise Conflict("This email and phone are already verified; ask /v2/generateToken for the client token.")
+        if verification.is_expired():
+            raise Gone("These codes have expired: ask /v2/new-credentials for new ones.")
+        if verification.is_locked():
+            raise TooManyRequests("Too many wrong codes: start over with /v2/new-credentials.")
+        confirmed = verification.codes_match(email_code=email_code, sms_code=sms_code)
+        if confirmed:
+            verification.verify()
+        else:
+            verification.record_failure()
+    if not confirmed:
+        left = verification.tries_left()
+        raise Unauthorized(
+            f"The codes do not match. {left} {'try remains' if left == 1 else 'tries remain'}"
+            + ("." if left else "; start over with /v2/new-credentials.")
+        )
+    return verification
+
+
+def client_token_issue_verified(*, email, phone, name="", api_version="2"):
+    """Issues a client token to a pair that proved it owns both; the verification is then spent."""
+    with transaction.atomic():
+        verification = verification_current(email=email, phone=phone, for_update=True)
+        if verification is None or not verification.is_verified():
+            raise Forbidden(
+                "This email and phone must be verified first: ask /v2/new-credentials for codes "
+                "and confirm them at /v2/authenticate-credentials."
+            )
+        if verification.is_spent():
+            raise Forbidden("This verification already issued its client token; verify the pair again for another.")
+        if verification.is_expired():
+            raise Forbidden("This verification expired before a token was asked for; verify the pair again.")
+        token, raw = client_token_issue(name=name, email=email, phone=phone, api_version=api_version)
+        verification.spend(token)
+    return token, raw
+
+
+def verification_expire(*, verification):
+    verification.expire()
+    return verification
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    verifications: list  # (id, masked pair) of each verification deleted
+    client_tokens: list  # str() of each client token deleted
+
+
+def credentials_purge(*, now=None):
+    """Deletes expired verifications and expired or revoked client tokens."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        verifications = {v.pk: f"{v.pk} {v}" for v in Verification.objects.filter(expires_at__lte=now)}
+        tokens = {t.pk: str(t) for t in ClientToken.objects.filter(Q(expires_at__lte=now) | Q(revoked_at__isnull=False))}
+        Verification.objects.filter(pk__in=verifications).delete()
+        ClientToken.objects.filter(pk__in=tokens).delete()
+    return PurgeResult(verifications=list(verifications.values()), client_tokens=list(tokens.values()))

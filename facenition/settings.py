@@ -175,3 +175,51 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
+# v2 onboarding: one-time codes, delivery, rate limits
+# A verification's two codes stay valid this long; the pair then has as long again to ask for its token.
+FACENITION_CODE_LIFETIME_SECONDS = envint("FACENITION_CODE_LIFETIME_SECONDS", 600)
+# Wrong tries a verification takes before it is locked and the pair must start over.
+FACENITION_CODE_MAX_FAILURES = envint("FACENITION_CODE_MAX_FAILURES", 5)
+# Rates are django-ratelimit's "count/period" ("5/10m": five per ten minutes).
+FACENITION_CODE_SEND_RATE = env("FACENITION_CODE_SEND_RATE", "5/10m")  # per email + phone pair
+FACENITION_RATE_LIMIT_PER_IP = env("FACENITION_RATE_LIMIT_PER_IP", "60/m")  # endpoints without a client token
+FACENITION_RATE_LIMIT_PER_TOKEN = env("FACENITION_RATE_LIMIT_PER_TOKEN", "120/m")  # face endpoints
+# How many reverse proxies in front of the server append to X-Forwarded-For. 0: trust only REMOTE_ADDR.
+FACENITION_TRUSTED_PROXIES = envint("FACENITION_TRUSTED_PROXIES", 0)
+# Counted in CACHES["default"]: Redis, or the database cache when there is no REDIS_URL. An
+# unreachable store refuses requests (502) rather than letting them through.
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = False
+# Provider errors are retried after 1, 2, 4, ... times this many seconds, never past the code's expiry.
+FACENITION_DELIVERY_RETRY_SECONDS = envint("FACENITION_DELIVERY_RETRY_SECONDS", 10)
+FACENITION_DELIVERY_MAX_RETRIES = envint("FACENITION_DELIVERY_MAX_RETRIES", 5)
+
+# Email through Django's SMTP backend; with no EMAIL_HOST, messages are written to the console.
+EMAIL_HOST = env("EMAIL_HOST")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "facenition@localhost")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+
+# SMS through Twilio (django-twilio reads TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN); with no
+# account configured, texts are written to the log instead.
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN")
+TWILIO_DEFAULT_CALLERID = env("TWILIO_DEFAULT_CALLERID")
+# Another address for Twilio's REST API (a regional endpoint, or the fake one the tests run).
+FACENITION_TWILIO_API_URL = env("FACENITION_TWILIO_API_URL")
+FACENITION_TWILIO_TIMEOUT_SECONDS = envint("FACENITION_TWILIO_TIMEOUT_SECONDS", 10)
+
+# `celery -A facenition beat` runs the purge hourly (Procfile: beat).
+CELERY_BEAT_SCHEDULE = {
+    "purge-expired-credentials": {"task": "credentials.tasks.purge_expired_credentials", "schedule": 3600.0},
+}
+# Beat's own bookkeeping file, kept out of the checkout.
+CELERY_BEAT_SCHEDULE_FILENAME = env("CELERY_BEAT_SCHEDULE_FILENAME", "/tmp/facenition-celerybeat-schedule")

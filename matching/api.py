@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from facenition.api.fields import AccuracyField
 from facenition.api.images import images_from_request
+from facenition.api.ratelimits import PerClientToken
 from facenition.api.views import FacenitionViewSet
 
 from .services import faces_match
@@ -9,6 +10,8 @@ from .services import faces_match
 
 class MatchViewSet(FacenitionViewSet):
     """`/match`: is the person in `image` the person in `reference`? Nothing is stored."""
+
+    throttle_classes = [PerClientToken]
 
     class InputSerializer(serializers.Serializer):
         accuracy = AccuracyField()
