@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -31,18 +30,12 @@ from kombu import Exchange, Queue
 
 from facenition.celery import app as celery_app
 
-from .support import CODE, request_codes, wait_for
+from .support import CODE, free_port, request_codes, wait_for
 
 TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "fake-twilio-auth-token"
 TWILIO_SENDER = "+14155550100"
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Helpers the onboarding tests share."""
 
 import re
+import socket
 import time
 
 CODE = re.compile(r"\b([0-9]{6})\b")
@@ -14,6 +15,12 @@ def wait_for(predicate, timeout=20.0, what="something"):
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def request_codes(api, email, phone):

@@ -1,0 +1,91 @@
+"""What the Celery worker does with a code: send it, retry a provider's refusal, record the outcome."""
+
+import re
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from credentials.models import Channel, Delivery, Verification
+from credentials.tasks import deliver_code
+
+from .support import confirm_codes, request_codes, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def recorded(email, **statuses):
+    return wait_for(
+        lambda: Verification.objects.filter(email=email, **statuses).first(), what=f"the verification to show {statuses}"
+    )
+
+
+def test_a_refused_text_is_retried_and_then_recorded_sent(api, pair, worker, mails, texts):
+    email, phone = pair
+    texts.refuse(phone, times=1)
+
+    request_codes(api, email, phone)
+
+    sms_code = texts.wait(phone)[-1].code
+    assert len(texts.refused_to(phone)) == 1
+    verification = recorded(email, sms_status=Delivery.SENT)
+    assert verification.sms_error == ""
+    assert confirm_codes(api, email, phone, mails.wait(email)[-1].code, sms_code).status_code == 200
+
+
+def test_a_refused_email_is_recorded_with_the_providers_error_while_it_is_retried(api, pair, worker, mails):
+    email, phone = pair
+    mails.refuse(email, times=2)
+
+    request_codes(api, email, phone)
+
+    verification = recorded(email, email_status=Delivery.RETRYING)
+    assert "451" in verification.email_error and "fake outage" in verification.email_error
+    mails.wait(email, timeout=30)
+    recorded(email, email_status=Delivery.SENT, email_error="")
+
+
+def test_retries_stop_once_the_code_has_expired(api, pair, worker, mails):
+    email, phone = pair
+    mails.refuse(email)  # always
+    request_codes(api, email, phone)
+    expires_at = timezone.now() + timedelta(seconds=2.5)
+    Verification.objects.update(expires_at=expires_at)
+
+    verification = recorded(email, email_status=Delivery.FAILED)
+
+    assert "451" in verification.email_error
+    attempts = len(mails.refused_to(email))
+    assert attempts >= 2  # it did retry while the code was valid
+    time.sleep(4)  # longer than the next back-off would have been
+    assert len(mails.refused_to(email)) == attempts
+    assert all(refusal.at < expires_at.timestamp() for refusal in mails.refused_to(email))
+    assert mails.to(email) == []
+
+
+def test_a_code_that_expired_before_its_turn_is_not_sent(pair, worker, texts):
+    email, phone = pair
+    verification = Verification.start(email=email, phone=phone, now=timezone.now() - timedelta(minutes=11))
+
+    deliver_code.delay(str(verification.pk), Channel.SMS)
+
+    recorded(email, sms_status=Delivery.SKIPPED)
+    assert texts.to(phone) == []
+
+
+def test_a_task_for_a_verification_that_is_gone_returns_quietly(worker):
+    task = deliver_code.delay(str(uuid.uuid4()), Channel.EMAIL)
+
+    wait_for(lambda: f"deliver_code[{task.id}] succeeded" in worker.text(), what="the task to finish")
+
+
+def test_the_messages_say_what_the_code_is_for_and_how_long_it_lasts(api, pair, worker, mails, texts):
+    email, phone = pair
+    request_codes(api, email, phone)
+
+    mail, text = mails.wait(email)[-1], texts.wait(phone)[-1]
+
+    assert re.search(r"email code is [0-9]{6}\. It expires in 10 minutes", mail.text)
+    assert re.search(r"SMS code is [0-9]{6}\. It expires in 10 minutes", text.text)
