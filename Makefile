@@ -3,6 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/facenition
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/facenition_bench
 
 .PHONY: setup run test worker beat calibrate bench
 
@@ -36,3 +37,8 @@ test: setup
 
 calibrate: setup
 	$(PY) scripts/calibrate_match.py
+
+# Figures for BENCHMARKS.md: the pipeline next to dlib by hand and deepface, then /match over HTTP.
+bench: setup
+	$(PY) -m bench.pipeline
+	$(PY) -m bench.http --database-url $(BENCH_DATABASE_URL)

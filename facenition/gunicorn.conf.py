@@ -1,11 +1,39 @@
-"""gunicorn settings for the Procfile's web process and `make run`."""
+"""gunicorn settings for the Procfile's web process and `make run`.
 
+Each worker answers one request at a time on one core: face detection and the embedding are
+single-threaded dlib code, so the worker count is the parallelism. Libraries that start thread
+pools of their own (OpenBLAS under numpy, OpenCV, numba, TensorFlow when a TensorFlow model is
+configured) get the worker's share of the cores, so that workers do not fight over them. These
+variables must be set before those libraries are imported, i.e. here, before the app loads.
+"""
+
+import gc
 import os
 
 bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = 1
 timeout = 60
-# Loading the app in the master lets every worker share the model weights' pages.
-preload_app = True
 accesslog = "-"
+
+# Loading the app, models included, in the master lets the workers share its pages (measured in
+# BENCHMARKS.md: less memory than loading after the fork) and no request pays for the loading.
+preload_app = True
+
+THREADS_PER_WORKER = str(max(1, len(os.sched_getaffinity(0)) // workers))
+for variable in (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENCV_FOR_THREADS_NUM",
+    "NUMBA_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+):
+    os.environ.setdefault(variable, THREADS_PER_WORKER)
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
+
+def pre_fork(server, worker):
+    # Objects the master created stay out of the workers' garbage collections: a full collection
+    # would otherwise walk, and so copy, every page the workers share with the master.
+    gc.freeze()

@@ -84,6 +84,14 @@ class FacePipeline:
             self._loaded = True
         return self
 
+    def warm_up(self):
+        """Loads the models and runs them once on a blank photo: what a first call would pay for besides
+        the loading (OpenCV's import and first resize, the detector's buffers) is paid now."""
+        self.load()
+        side = 2 * self.config.detect_max_side
+        self.analyse(np.full((side * 3 // 4, side, 3), 128, dtype=np.uint8))
+        return self
+
     @property
     def loaded(self):
         return self._loaded
