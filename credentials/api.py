@@ -26,7 +26,9 @@ class PairEmailField(serializers.EmailField):
 
 
 class E164PhoneField(serializers.CharField):
-    default_error_messages = {"invalid": "must be a phone number in E.164 form, like +14155552671."}
+    default_error_messages = {
+        "invalid": "must be a phone number in E.164 form, like +14155552671 (in a form body, send + as %2B)."
+    }
 
     def __init__(self, **kwargs):
         super().__init__(max_length=16, **kwargs)

@@ -17,11 +17,11 @@ def delivery_configured(app_configs, **kwargs):
             )
         )
     if not settings.EMBEDDED_DATABASE:
-        missing = [name for name, value in (("EMAIL_HOST", settings.EMAIL_HOST), ("TWILIO_ACCOUNT_SID", settings.TWILIO_ACCOUNT_SID)) if not value]
+        missing = [name for name in ("EMAIL_HOST", "TWILIO_ACCOUNT_SID") if not getattr(settings, name)]
         if missing:
             problems.append(
                 Warning(
-                    f"{' and '.join(missing)} not set: v2 one-time codes are written to the console instead of being sent.",
+                    f"{' and '.join(missing)} not set: v2 one-time codes are written to the console, not sent.",
                     id="credentials.W001",
                 )
             )

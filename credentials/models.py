@@ -165,9 +165,6 @@ class Verification(models.Model):
         """Still waiting for its codes, which may still be tried."""
         return not self.is_verified() and not self.is_expired(now) and not self.is_locked()
 
-    def can_mint(self, now=None):
-        return self.is_verified() and not self.is_spent() and not self.is_expired(now)
-
     def send_again(self):
         """The same codes go out once more: nothing about the codes or the failure count changes."""
         self.sends += 1

@@ -1,4 +1,3 @@
-import hashlib
 import logging
 import math
 import secrets
@@ -106,11 +105,10 @@ def verification_request(*, email, phone):
     """Sends the pair two one-time codes, one by email and one by SMS, through Celery once the row
     is committed. While the pair's verification is still pending, the same codes are sent again
     and its failure count stays. Past FACENITION_CODE_SEND_RATE sends → 429."""
-    pair = hashlib.sha256(f"{email}\n{phone}".encode()).hexdigest()
     rate = settings.FACENITION_CODE_SEND_RATE
     rate_limit_count(
         group="credentials.code-sends",
-        key=pair,
+        key=f"{email} {phone}",  # django-ratelimit keeps only a hash of it
         rate=rate,
         message=f"Codes were sent to this email and phone too often (at most {rate}); wait for the Retry-After time.",
     )
@@ -133,10 +131,11 @@ def _queue_code_deliveries(verification_id):
             deliver_code.delay(str(verification_id), channel)
         except (KombuError, OSError) as error:
             log.error("could not queue the %s code of verification %s: %s", channel, verification_id, error)
-            unqueued = {}
-            for name in channels[index:]:
-                unqueued.update({f"{name}_status": Delivery.FAILED, f"{name}_error": f"not queued: {error}"})
-            Verification.objects.filter(pk=verification_id).update(**unqueued)
+            unqueued = channels[index:]
+            Verification.objects.filter(pk=verification_id).update(
+                **{f"{name}_status": Delivery.FAILED for name in unqueued},
+                **{f"{name}_error": f"not queued: {error}" for name in unqueued},
+            )
             raise UpstreamFailure("The codes could not be queued for sending; try again in a moment.") from None
 
 
@@ -229,8 +228,8 @@ def verification_expire(*, verification):
 
 @dataclass(frozen=True)
 class PurgeResult:
-    verifications: list  # (id, masked pair) of each verification deleted
-    client_tokens: list  # str() of each client token deleted
+    verifications: list  # "id masked-email / masked-phone" of each verification deleted
+    client_tokens: list  # "prefix… name" of each client token deleted
 
 
 def credentials_purge(*, now=None):

@@ -2,7 +2,6 @@
 worker in its own process, a real SMTP server (aiosmtpd) and a fake Twilio REST API, the last
 two on 127.0.0.1. The worker gets the providers' addresses, so nothing is written to a console."""
 
-import email
 import itertools
 import json
 import logging
@@ -13,9 +12,10 @@ import sys
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from base64 import b64encode
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email import message_from_bytes
 from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -84,7 +84,13 @@ class Outbox:
             return [d for d in self.refused if d.to == recipient]
 
     def wait(self, recipient, count=1, timeout=20.0):
-        return wait_for(lambda: len(self.to(recipient)) >= count and self.to(recipient), timeout, f"{count} message(s) to {recipient}")
+        """The messages to `recipient`, once at least `count` have arrived."""
+
+        def arrived():
+            messages = self.to(recipient)
+            return messages if len(messages) >= count else None
+
+        return wait_for(arrived, timeout, f"{count} message(s) to {recipient}")
 
 
 class FakeTwilioHandler(BaseHTTPRequestHandler):
@@ -137,7 +143,7 @@ class SmtpSink:
         for recipient in envelope.rcpt_tos:
             if self.outbox.should_refuse(recipient):
                 return "451 4.3.0 Mailbox temporarily unavailable (fake outage)"
-        message = email.message_from_bytes(envelope.content, policy=default_policy)
+        message = message_from_bytes(envelope.content, policy=default_policy)
         for recipient in envelope.rcpt_tos:
             self.outbox.add(recipient, message.get_content())
         return "250 OK"
@@ -175,6 +181,14 @@ def delivery_queue():
         queue.delete()
 
 
+class WorkerLog:
+    def __init__(self, path):
+        self.path = path
+
+    def text(self):
+        return self.path.read_text()
+
+
 @pytest.fixture(scope="session")
 def worker(django_db_setup, delivery_queue, texts, mails, tmp_path_factory):
     """`celery worker` in its own process, on the test database and our queue, with the fake providers."""
@@ -208,7 +222,7 @@ def worker(django_db_setup, delivery_queue, texts, mails, tmp_path_factory):
     ]
     with log_path.open("w") as log_file:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    log = WorkerLog(log_path, process)
+    log = WorkerLog(log_path)
     try:
         wait_for(lambda: " ready." in log.text() or process.poll() is not None, 60, "the Celery worker to start")
         if process.poll() is not None:
@@ -221,15 +235,6 @@ def worker(django_db_setup, delivery_queue, texts, mails, tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-class WorkerLog:
-    def __init__(self, path, process):
-        self.path = path
-        self.process = process
-
-    def text(self):
-        return self.path.read_text()
 
 
 @pytest.fixture(autouse=True)

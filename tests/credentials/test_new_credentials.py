@@ -173,7 +173,10 @@ def test_one_mailbox_is_one_pair_however_it_is_typed(api, pair):
     assert Verification.objects.get().sends == 2
 
 
-@pytest.mark.parametrize("path, headers", [("/new-credentials", {}), ("/v1/new-credentials", {}), ("/v2/new-credentials", {"HTTP_X_API_VERSION": "1"})])
+@pytest.mark.parametrize(
+    "path, headers",
+    [("/new-credentials", {}), ("/v1/new-credentials", {}), ("/v2/new-credentials", {"HTTP_X_API_VERSION": "1"})],
+)
 def test_it_does_not_exist_on_v1(api, pair, path, headers):
     response = api.post(path, {"email": pair[0], "phone": pair[1]}, format="json", **headers)
 

@@ -67,16 +67,18 @@ def test_match_is_limited_per_client_token(api, settings):
 
 @pytest.fixture
 def redis_down(settings):
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}
-    }
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": nowhere}}
 
 
 @pytest.mark.parametrize(
     "path, payload",
     [
         ("/v2/new-credentials", {"email": "a@example.test", "phone": "+14155552671"}),
-        ("/v2/authenticate-credentials", {"email": "a@example.test", "phone": "+14155552671", "email_code": "000000", "sms_code": "000000"}),
+        (
+            "/v2/authenticate-credentials",
+            {"email": "a@example.test", "phone": "+14155552671", "email_code": "000000", "sms_code": "000000"},
+        ),
         ("/v2/generateToken", {"email": "a@example.test", "phone": "+14155552671"}),
         ("/generateToken", {}),
         ("/token", {}),
