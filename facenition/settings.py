@@ -223,3 +223,13 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Beat's own bookkeeping file, kept out of the checkout.
 CELERY_BEAT_SCHEDULE_FILENAME = env("CELERY_BEAT_SCHEDULE_FILENAME", "/tmp/facenition-celerybeat-schedule")
+
+# Identity tokens (enrollment)
+# Lifetime of an identity token when /generate is not given `expires_in`, and the longest allowed.
+FACENITION_IDENTITY_TOKEN_SECONDS = envint("FACENITION_IDENTITY_TOKEN_SECONDS", 365 * 24 * 3600)
+FACENITION_IDENTITY_TOKEN_MAX_SECONDS = envint("FACENITION_IDENTITY_TOKEN_MAX_SECONDS", 5 * 365 * 24 * 3600)
+# After this many consecutive failed /authenticate attempts on one token, a cool-down (429) ...
+FACENITION_AUTH_COOLDOWN_FAILURES = envint("FACENITION_AUTH_COOLDOWN_FAILURES", 5)
+FACENITION_AUTH_COOLDOWN_SECONDS = envint("FACENITION_AUTH_COOLDOWN_SECONDS", 30)
+# ... and after this many, the token is locked (403) until the person enrolls again.
+FACENITION_AUTH_LOCK_FAILURES = envint("FACENITION_AUTH_LOCK_FAILURES", 50)

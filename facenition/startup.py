@@ -16,7 +16,7 @@ def announce_configuration():
 
 
 def warm_up_models():
-    """Loads the face models now so that no request pays for it."""
+    """Loads the face models and builds the identity tokens' code now so that no request pays for it."""
     if not settings.FACENITION_WARM_UP:
         return
     from matching.services import face_pipeline
@@ -24,3 +24,9 @@ def warm_up_models():
     started = time.perf_counter()
     face_pipeline().load()
     log.info("face models loaded in %.2f s", time.perf_counter() - started)
+
+    from enrollment.protection import warm_up
+
+    started = time.perf_counter()
+    warm_up()
+    log.info("identity-token error-correcting code built in %.2f s", time.perf_counter() - started)

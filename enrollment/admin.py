@@ -1,0 +1,50 @@
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from .models import Enrollment
+from .services import enrollment_revoke
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("revoked", "Revoked"), ("expired", "Expired"), ("locked", "Locked")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True, locked_at__isnull=True, expires_at__gt=now)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        if self.value() == "expired":
+            return queryset.filter(expires_at__lte=now)
+        if self.value() == "locked":
+            return queryset.filter(locked_at__isnull=False)
+        return queryset
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(admin.ModelAdmin):
+    list_display = ("id", "subject", "client", "accuracy", "created_at", "expires_at", "revoked_at", "consecutive_failures", "locked_at")
+    list_filter = (StateFilter, "client", "accuracy", "created_at")
+    search_fields = ("id", "subject", "client__prefix", "client__name")
+    # The token digest is deliberately absent.
+    fields = (
+        "id", "client", "subject", "accuracy", "scheme_version", "created_at", "expires_at", "revoked_at", "rotated_from",
+        "consecutive_failures", "total_failures", "last_failure_at", "last_success_at", "locked_at",
+    )
+    readonly_fields = fields
+    actions = ["revoke_enrollments"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke selected enrollments")
+    def revoke_enrollments(self, request, queryset):
+        count = 0
+        for enrollment in queryset.filter(revoked_at__isnull=True).select_related("client"):
+            enrollment_revoke(client=enrollment.client, enrollment_id=enrollment.pk)
+            count += 1
+        self.message_user(request, f"Revoked {count} enrollment(s).", messages.SUCCESS)

@@ -1,0 +1,10 @@
+from django.core.management.base import BaseCommand
+
+from enrollment.services import enrollment_purge_expired
+
+
+class Command(BaseCommand):
+    help = "Deletes the rows of expired identity tokens (their tokens answer 410 either way)."
+
+    def handle(self, *args, **options):
+        self.stdout.write(f"purged {enrollment_purge_expired()} expired enrollment(s)")

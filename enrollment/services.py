@@ -1,0 +1,232 @@
+"""/generate, /authenticate, /revoke and /rotate: identity tokens over protected face templates.
+
+Faces are read through matching.services; the protection scheme (enrollment.protection) knows
+nothing of Django. The only row kept per enrollment holds bookkeeping and a digest of the token.
+"""
+
+import hashlib
+import hmac
+import itertools
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone as dt_timezone
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from facenition.api.errors import BadRequest, Forbidden, Gone, Missing, TooManyRequests
+from matching.accuracy import DEFAULT_ACCURACY, MATCH_THRESHOLDS, MIN_ACCURACY
+from matching.services import cosine_distance, faces_read, mean_embedding
+
+from .models import Enrollment
+from .protection import (
+    SCHEME_VERSION,
+    IdentityToken,
+    MalformedToken,
+    accepts,
+    commit,
+    open_commitment,
+    token_decode,
+    token_encode,
+)
+
+
+@dataclass(frozen=True)
+class Authentication:
+    enrollment: Enrollment
+    authenticated: bool
+
+
+def _secret():
+    return settings.FACENITION_TOKEN_KEY.encode()
+
+
+def token_digest(raw):
+    """Identity tokens carry a MAC under a server key, so a plain SHA-256 is a safe one-way store."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _lifetime(expires_in):
+    longest = settings.FACENITION_IDENTITY_TOKEN_MAX_SECONDS
+    if expires_in is None:
+        return timedelta(seconds=min(settings.FACENITION_IDENTITY_TOKEN_SECONDS, longest))
+    if expires_in > longest:
+        raise BadRequest(f"expires_in: at most {longest} seconds is allowed.")
+    return timedelta(seconds=expires_in)
+
+
+def _require_one_person(readings):
+    """Enrollment photos must show one person: every pair within /match's most tolerant level."""
+    threshold = MATCH_THRESHOLDS[MIN_ACCURACY]
+    for first, second in itertools.combinations(readings, 2):
+        if cosine_distance(first.face.embedding, second.face.embedding) > threshold:
+            raise BadRequest(
+                f"{first.label} and {second.label} do not show the same person; send photos of one person only."
+            )
+
+
+def _enrollment_issue(*, client, embedding, accuracy, subject, lifetime, rotated_from=None):
+    # Whole seconds, so that the row and the token state the same times.
+    now = timezone.now().replace(microsecond=0)
+    expires_at = now + lifetime
+    enrollment_id = uuid.uuid4()
+    token = IdentityToken(
+        enrollment_id=enrollment_id,
+        accuracy=accuracy,
+        issued_at=int(now.timestamp()),
+        expires_at=int(expires_at.timestamp()),
+        commitment=commit(embedding=embedding, enrollment_id=enrollment_id.bytes, secret=_secret()),
+    )
+    raw = token_encode(token, secret=_secret())
+    enrollment = Enrollment.objects.create(
+        id=enrollment_id,
+        client=client,
+        subject=subject,
+        accuracy=accuracy,
+        scheme_version=SCHEME_VERSION,
+        token_digest=token_digest(raw),
+        created_at=now,
+        expires_at=expires_at,
+        rotated_from=rotated_from,
+    )
+    return enrollment, raw
+
+
+def enrollment_generate(*, client, images, accuracy=DEFAULT_ACCURACY, subject="", expires_in=None):
+    """Enrolls the one person shown in `images`; returns (enrollment, identity token)."""
+    lifetime = _lifetime(expires_in)
+    readings = faces_read(images=images, exactly_one=True)
+    _require_one_person(readings)
+    return _enrollment_issue(
+        client=client, embedding=mean_embedding(readings), accuracy=accuracy, subject=subject, lifetime=lifetime
+    )
+
+
+def _token_parse(raw):
+    try:
+        return token_decode(raw, secret=_secret())
+    except MalformedToken as problem:
+        raise BadRequest(f"token: not a valid identity token ({problem}).") from None
+
+
+def _require_usable(enrollment, now=None):
+    if enrollment.is_revoked():
+        raise Gone(f"This identity token was revoked at {enrollment.revoked_at.isoformat()}.")
+    if enrollment.is_expired(now):
+        raise Gone(f"This identity token expired at {enrollment.expires_at.isoformat()}.")
+
+
+def _enrollment_for_token(*, client, raw):
+    """The enrollment a presented token belongs to, checked: 400 malformed or tampered, 410 gone,
+    403 issued to another client."""
+    token = _token_parse(raw)
+    enrollment = Enrollment.objects.filter(pk=token.enrollment_id).first()
+    if enrollment is None:
+        # The MAC proves this server issued it, so its row was purged after expiry.
+        expired = datetime.fromtimestamp(token.expires_at, tz=dt_timezone.utc)
+        raise Gone(f"This identity token is no longer valid (it expired at {expired.isoformat()}).")
+    if not hmac.compare_digest(enrollment.token_digest, token_digest(raw)):
+        raise BadRequest("token: not a valid identity token (it does not match its enrollment).")
+    if enrollment.client_id != client.pk:
+        raise Forbidden("This identity token was issued to another client.")
+    return token, enrollment
+
+
+def _require_attempt_allowed(enrollment, now=None):
+    if enrollment.is_locked():
+        raise Forbidden(
+            f"This identity token is locked after {settings.FACENITION_AUTH_LOCK_FAILURES} failed attempts; "
+            "enroll the person again with /generate."
+        )
+    wait = enrollment.cooldown_remaining(now)
+    if wait > 0:
+        raise TooManyRequests(
+            f"Too many failed attempts on this identity token; try again in {int(wait) + 1} seconds.",
+            retry_after=int(wait) + 1,
+        )
+
+
+def _require_accuracy(enrollment, accuracy):
+    if accuracy is not None and accuracy != enrollment.accuracy:
+        raise BadRequest(
+            f"accuracy: this token was generated with accuracy {enrollment.accuracy}; "
+            f"send accuracy={enrollment.accuracy} (or generate a new token at accuracy {accuracy})."
+        )
+
+
+def _face_unlocks(token, images, accuracy):
+    """Reads the largest face of each live photo and tries their mean against the token."""
+    readings = faces_read(images=images)
+    errors = open_commitment(
+        token.commitment, embedding=mean_embedding(readings), enrollment_id=token.enrollment_id.bytes, secret=_secret()
+    )
+    return readings, accepts(errors, accuracy)
+
+
+def _attempt(*, client, raw, images, accuracy, on_success=None):
+    """One counted attempt at unlocking a token. The checks before the pipeline only spare it work;
+    the row lock makes check-and-count atomic, so concurrent attempts cannot overrun the lockout."""
+    token, enrollment = _enrollment_for_token(client=client, raw=raw)
+    _require_accuracy(enrollment, accuracy)
+    _require_usable(enrollment)
+    _require_attempt_allowed(enrollment)
+    readings, authenticated = _face_unlocks(token, images, enrollment.accuracy)
+    with transaction.atomic():
+        enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+        _require_usable(enrollment)
+        _require_attempt_allowed(enrollment)
+        enrollment.record_attempt(authenticated)
+        outcome = on_success(enrollment, readings) if authenticated and on_success else None
+    return enrollment, authenticated, outcome
+
+
+def enrollment_authenticate(*, client, token, images, accuracy):
+    enrollment, authenticated, _ = _attempt(client=client, raw=token, images=images, accuracy=accuracy)
+    return Authentication(enrollment=enrollment, authenticated=authenticated)
+
+
+def enrollment_rotate(*, client, token, images, accuracy=None, expires_in=None):
+    """If the live face unlocks `token`, issues a fresh token (new seed, new key) committed to the
+    live photos and revokes the old one, in one transaction. Returns (new enrollment, new token)."""
+    lifetime = _lifetime(expires_in)
+
+    def reissue(old, readings):
+        _require_one_person(readings)
+        issued = _enrollment_issue(
+            client=client,
+            embedding=mean_embedding(readings),
+            accuracy=old.accuracy,
+            subject=old.subject,
+            lifetime=lifetime,
+            rotated_from=old,
+        )
+        old.revoke()
+        return issued
+
+    _, authenticated, issued = _attempt(client=client, raw=token, images=images, accuracy=accuracy, on_success=reissue)
+    if not authenticated:
+        raise Forbidden("The face does not match this identity token; nothing was rotated.")
+    return issued
+
+
+def enrollment_revoke(*, client, token="", enrollment_id=None):
+    """Revokes by token or by id; revoking twice is harmless. 404 unknown id, 403 another client's."""
+    if token:
+        _, enrollment = _enrollment_for_token(client=client, raw=token)
+    elif enrollment_id is not None:
+        enrollment = Enrollment.objects.filter(pk=enrollment_id).first()
+        if enrollment is None:
+            raise Missing("No enrollment with this id.")
+        if enrollment.client_id != client.pk:
+            raise Forbidden("This enrollment belongs to another client.")
+    else:
+        raise BadRequest("Send the identity token as `token` or its enrollment's `id`.")
+    enrollment.revoke()
+    return enrollment
+
+
+def enrollment_purge_expired(*, now=None):
+    """Deletes the rows of expired enrollments; returns how many."""
+    deleted, _ = Enrollment.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    return deleted

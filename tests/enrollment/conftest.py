@@ -1,0 +1,68 @@
+import hashlib
+
+import pytest
+
+from matching.pipeline import FacePipeline
+
+
+@pytest.fixture(scope="session")
+def pipeline_answers():
+    """What the pipeline said about each photo, by pixel content, for the whole session."""
+    return {}
+
+
+@pytest.fixture(autouse=True)
+def pipeline_reads_each_photo_once(monkeypatch, pipeline_answers):
+    """These tests are about tokens, not the pipeline: each distinct photo is read once per session
+    and the answer reused, which changes nothing but the time."""
+    analyse = FacePipeline.analyse
+
+    def remembered(pipeline, rgb):
+        key = hashlib.sha1(rgb.tobytes()).hexdigest() + str(rgb.shape)
+        if key not in pipeline_answers:
+            pipeline_answers[key] = analyse(pipeline, rgb)
+        return pipeline_answers[key]
+
+    monkeypatch.setattr(FacePipeline, "analyse", remembered)
+
+
+@pytest.fixture
+def people(photos_by_identity):
+    """Looks up a person's photos by identity, in labels.csv order."""
+    return photos_by_identity.__getitem__
+
+
+def images(*photos):
+    return [p.b64() for p in photos]
+
+
+def generate(client, photos, **fields):
+    return client.post("/generate", {"image": images(*photos), **fields}, format="json")
+
+
+def authenticate(client, token, photos, **fields):
+    return client.post("/authenticate", {"token": token, "image": images(*photos), **fields}, format="json")
+
+
+@pytest.fixture
+def enroll(authed, people):
+    """Enrolls the first three photos of a person and returns the answer's body."""
+
+    def enroll(identity, **fields):
+        response = generate(authed, people(identity)[:3], **fields)
+        assert response.status_code == 201, response.json()
+        return response.json()
+
+    return enroll
+
+
+@pytest.fixture
+def other_client():
+    from rest_framework.test import APIClient
+
+    from credentials.services import client_token_issue
+
+    _, raw = client_token_issue(name="another client")
+    client = APIClient()
+    client.credentials(HTTP_X_AUTH_TOKEN=raw)
+    return client
