@@ -194,9 +194,6 @@ class Verification(models.Model):
             self.expires_at = now
             self.save(update_fields=["expires_at"])
 
-    def delivery_status(self, channel):
-        return getattr(self, f"{channel}_status")
-
     def record_delivery(self, channel, status, error="", now=None):
         fields = {f"{channel}_status": status, f"{channel}_error": error}
         if status == Delivery.SENT:
