@@ -22,8 +22,8 @@ def warm_up_models():
     from matching.services import face_pipeline
 
     started = time.perf_counter()
-    face_pipeline().load()
-    log.info("face models loaded in %.2f s", time.perf_counter() - started)
+    face_pipeline().warm_up()
+    log.info("face models loaded and run once in %.2f s", time.perf_counter() - started)
 
     from enrollment.protection import warm_up
 
