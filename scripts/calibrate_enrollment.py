@@ -22,6 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facenition.settings")
 os.environ.setdefault("SECRET_KEY", "calibration-only-" + "x" * 40)
+# One request at a time, as a web worker serves them: thread pools only thrash on a shared box.
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(variable, "1")
 
 import django  # noqa: E402
 
