@@ -168,8 +168,8 @@ def _attempt(*, client, raw, images, accuracy, on_success=None):
     """One counted attempt at unlocking a token. The checks before the pipeline only spare it work;
     the row lock makes check-and-count atomic, so concurrent attempts cannot overrun the lockout."""
     token, enrollment = _enrollment_for_token(client=client, raw=raw)
-    _require_accuracy(enrollment, accuracy)
     _require_usable(enrollment)
+    _require_accuracy(enrollment, accuracy)
     _require_attempt_allowed(enrollment)
     readings, authenticated = _face_unlocks(token, images, enrollment.accuracy)
     with transaction.atomic():
