@@ -1,6 +1,7 @@
 import base64
 import csv
 import io
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,12 @@ def photo(face_photos):
     """Looks a photo up by file name."""
     index = {p.file: p for p in face_photos}
     return index.__getitem__
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(settings):
+    """Each test counts from zero: its rate-limit keys live under a prefix of its own."""
+    settings.RATELIMIT_CACHE_PREFIX = f"rl:test-{uuid.uuid4().hex}:"
 
 
 @pytest.fixture

@@ -237,12 +237,6 @@ def worker(django_db_setup, delivery_queue, texts, mails, tmp_path_factory):
             process.wait()
 
 
-@pytest.fixture(autouse=True)
-def fresh_rate_limits(settings):
-    """Each test counts from zero: its rate-limit keys live under a prefix of its own."""
-    settings.RATELIMIT_CACHE_PREFIX = f"rl:test-{uuid.uuid4().hex}:"
-
-
 _phone_numbers = itertools.count(random.randrange(10_000))
 
 
