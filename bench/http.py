@@ -13,8 +13,12 @@ It migrates the benchmark database, then for each server set-up starts
 
 Set-ups: 2 workers (the Procfile's default), 1 worker (the baseline for the throughput ratio), and
 2 workers loading the app after the fork instead of in the master (to compare memory). It also
-times two in-process pipeline runs on the same photos, the yardstick for the HTTP latency. It only
-prints figures: nothing here passes or fails.
+times two in-process pipeline runs on the same photos, the yardstick for the HTTP latency, and the
+rate of the pipeline in two processes against one, the most two workers could gain at that moment
+on a shared machine. It only prints figures: nothing here passes or fails.
+
+Besides the project's gunicorn config, the server gets a `post_worker_init` hook that logs when a
+worker is ready (the measurements start when all are) and an access-log format naming the worker.
 """
 
 from bench.common import require_module_run
@@ -267,7 +271,7 @@ def measure(setup, environment, faces_dir, args):
         result["served_by"] = server.served_by()
         result["log_lines"] = [
             line for line in server.log_text().splitlines()
-            if any(event in line for event in ("loaded in", "built in", "Booting worker", "bench: worker"))
+            if any(event in line for event in (" INFO facenition ", "Booting worker", "bench: worker"))
         ]
         result["load_end"] = load()
     return result
@@ -295,6 +299,38 @@ def pipeline_yardstick(faces_dir, repeat=7):
             wall.append(time.perf_counter() - started)
             cpu.append(time.process_time() - started_cpu)
     return float(np.median(wall)), float(np.median(cpu))
+
+
+def parallel_ceiling(faces_dir, seconds=8):
+    """What the machine's cores give at this moment, without HTTP: the pipeline's rate on the /match
+    photos in two forked processes ÷ in one. Other jobs on a shared machine lower it."""
+    import multiprocessing
+
+    from facenition.api.images import decode_image
+    from matching.services import face_pipeline
+
+    pipeline = face_pipeline().warm_up()
+    contents = [(faces_dir / PROBE).read_bytes(), (faces_dir / REFERENCE).read_bytes()]
+
+    def loop(rates):
+        done, deadline = 0, time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            for content in contents:
+                pipeline.analyse(decode_image("image", content).pixels)
+            done += 1
+        rates.put(done / seconds)
+
+    context = multiprocessing.get_context("fork")
+    throughput = {}
+    for processes in (1, 2):
+        rates = context.Queue()
+        children = [context.Process(target=loop, args=(rates,)) for _ in range(processes)]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join()
+        throughput[processes] = sum(rates.get() for _ in children)
+    return throughput[2] / throughput[1]
 
 
 def prepare_database(database_url):
@@ -407,6 +443,7 @@ def main():
         setups.append(Setup("2 workers, load after fork", 2, preload=False))
     results = [measure(setup, environment, faces_dir, args) for setup in setups]
     report(results, *pipeline_yardstick(faces_dir))
+    print(f"\nparallel ceiling now, without HTTP: the pipeline in 2 processes ÷ in 1: {parallel_ceiling(faces_dir):.2f}×")
     print(f"\nat the end: {load()}")
 
 
