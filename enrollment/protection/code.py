@@ -16,6 +16,20 @@ _code = None
 _lock = threading.Lock()
 
 
+def _compile_serially():
+    """galois runs two kernels in numba's parallel loops: polynomial evaluation and matrix products.
+    One decode takes milliseconds on one thread; in parallel it thrashes on a busy machine (measured
+    15 ms → 2.7 s per decode) and, once run, makes GNU OpenMP abort every process forked afterwards,
+    which is how gunicorn starts its workers from a preloaded master. Both kernels are compiled on
+    first use, so switching them to serial before then is enough. Private to galois 0.4.11 (pinned);
+    tests/enrollment/test_protection.py fails if a later version brings parallel loops back."""
+    from galois._domains._linalg import matmul_jit
+    from galois._polys._dense import evaluate_elementwise_jit
+
+    for kernel in (matmul_jit, evaluate_elementwise_jit):
+        kernel._PARALLEL = False
+
+
 def bch():
     global _code
     if _code is None:
@@ -23,6 +37,7 @@ def bch():
             if _code is None:
                 import galois
 
+                _compile_serially()
                 _code = galois.BCH(CODE_LENGTH, KEY_BITS)
     return _code
 
@@ -44,12 +59,7 @@ def encode(key_bits):
 def decode(word_bits):
     """(key bits, corrected errors), or (None, None) when the word is beyond the code's reach."""
     import galois
-    import numba
 
-    # galois decodes in numba's parallel loops. One decode takes milliseconds on one thread, but
-    # with a thread per core in every worker a loaded machine thrashes: measured 15 ms → 2.7 s.
-    # The setting is per calling thread, so it is made on every call.
-    numba.set_num_threads(1)
     key, errors = bch().decode(galois.GF2(np.asarray(word_bits, dtype=np.uint8)), errors=True)
     if errors < 0:
         return None, None
