@@ -1,10 +1,11 @@
 """`/match` over HTTP against the server as the Procfile starts it.
 
-    python -m bench.http [--database-url URL] [--requests 30] [--seconds 45] [--skip-no-preload]
+    python -m bench.http [--database-url URL] [--redis-url URL] [--requests 30] [--seconds 45] [--skip-no-preload]
 
 It migrates the benchmark database, then for each server set-up starts
 `gunicorn facenition.wsgi --config facenition/gunicorn.conf.py` on a free port of 127.0.0.1, asks
-`/generateToken` for a client token and drives `/match` with two 1–2 MP photos of one person:
+`/generateToken` for client tokens (a fresh one per phase, under the per-token rate limit) and drives
+`/match` with two 1–2 MP photos of one person:
 
 - the first `/match` each worker serves after start (one per worker, sent together);
 - latency p50/p95 with one client;
@@ -44,6 +45,8 @@ from pathlib import Path  # noqa: E402
 from bench.common import ROOT, load, machine, percentile, table  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/facenition_bench"
+# The rate limits count in the cache: Redis, as in production, rather than the database.
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
 # Two photos of one person, 1.79 and 1.69 megapixels.
 PROBE = "deepface-d_img15.jpg"
 REFERENCE = "deepface-d_img58.jpg"
@@ -244,31 +247,32 @@ def summary(outcomes):
 
 def measure(setup, environment, faces_dir, args):
     with Server(setup, environment) as server:
-        token = client_token(server.port)
-        client = MatchClient(server.port, token, faces_dir)
+        # A token of its own for each phase: the server allows a token FACENITION_RATE_LIMIT_PER_TOKEN
+        # requests (120 a minute by default), fewer than two workers answer.
+        def client():
+            return MatchClient(server.port, client_token(server.port), faces_dir)
+
         result = {"setup": setup, "boot": server.boot_seconds, "load_start": load()}
-
         workers = server.worker_pids()
+        first_client = client()
         before = {pid: cpu_seconds(pid) for pid in workers}
-        first, _ = concurrently(client, setup.workers, setup.workers, REQUEST_TIMEOUT)
-        result["first"] = first
-        result["first_workers"] = server.served_by()[: setup.workers]
+        result["first"], _ = concurrently(first_client, setup.workers, setup.workers, REQUEST_TIMEOUT)
         result["first_cpu"] = [cpu_seconds(pid) - before[pid] for pid in workers]
-        concurrently(client, 1, 3, REQUEST_TIMEOUT)  # settle before the timed phases
+        concurrently(first_client, 1, 3, REQUEST_TIMEOUT)  # settle before the timed phases
 
+        sequential_client = client()
         before = sum(cpu_seconds(pid) for pid in workers)
-        sequential, _ = concurrently(client, 1, args.requests, args.seconds)
-        result["sequential"] = sequential
-        result["steady_cpu"] = (sum(cpu_seconds(pid) for pid in workers) - before) / max(1, len(sequential))
+        result["sequential"], _ = concurrently(sequential_client, 1, args.requests, args.seconds)
+        result["steady_cpu"] = (sum(cpu_seconds(pid) for pid in workers) - before) / max(1, len(result["sequential"]))
         result["throughput"] = {}
         for clients in CONCURRENCIES:
-            outcomes, elapsed = concurrently(client, clients, args.requests, args.seconds)
-            result["throughput"][clients] = (outcomes, elapsed)
-        result["match"] = sequential[-1].body if sequential else {}
+            phase_client = client()
+            result["throughput"][clients] = concurrently(phase_client, clients, args.requests, args.seconds)
+        result["match"] = result["sequential"][-1].body if result["sequential"] else {}
         result["memory"] = {"master": memory(server.process.pid)}
         for pid in server.worker_pids():
             result["memory"][pid] = memory(pid)
-        result["served_by"] = server.served_by()
+        result["first_workers"] = server.served_by()[: setup.workers]
         result["log_lines"] = [
             line for line in server.log_text().splitlines()
             if any(event in line for event in (" INFO facenition ", "Booting worker", "bench: worker"))
@@ -422,6 +426,7 @@ def main():
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--requests", type=int, default=30, help="requests per timed phase (default 30)")
     parser.add_argument("--seconds", type=float, default=45, help="longest a timed phase may run (default 45)")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="the servers' cache and broker ('' for none)")
     parser.add_argument("--skip-no-preload", action="store_true", help="leave out the set-up without --preload")
     args = parser.parse_args()
 
@@ -437,6 +442,7 @@ def main():
     print(f"machine: {machine()}")
     prepare_database(args.database_url)
     environment = {key: value for key, value in os.environ.items() if key not in ("BIND", "PORT", "WEB_CONCURRENCY")}
+    environment["REDIS_URL"] = args.redis_url
 
     setups = [Setup("2 workers, preload", 2), Setup("1 worker", 1)]
     if not args.skip_no_preload:

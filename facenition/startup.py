@@ -2,6 +2,7 @@
 
 import logging
 import time
+from importlib import import_module
 
 from django.conf import settings
 
@@ -13,6 +14,12 @@ def announce_configuration():
         log.warning("no DATABASE_URL: using the embedded SQLite file %s", settings.DATABASES["default"]["NAME"])
     if not settings.REDIS_URL:
         log.warning("no REDIS_URL: Celery tasks run in-process and the cache lives in the database")
+
+
+def import_views():
+    """Imports the URL configuration, and with it every view, now: Django would import it on the first
+    request each worker serves, 150 ms of CPU spent in a request."""
+    import_module(settings.ROOT_URLCONF)
 
 
 def warm_up_models():
