@@ -275,7 +275,7 @@ def measure(setup, environment, faces_dir, args):
         result["first_workers"] = server.served_by()[: setup.workers]
         result["log_lines"] = [
             line for line in server.log_text().splitlines()
-            if any(event in line for event in (" INFO facenition ", "Booting worker", "bench: worker"))
+            if any(event in line for event in (" INFO facenition ", " ERROR ", "Booting worker", "bench: worker"))
         ]
         result["load_end"] = load()
     return result
