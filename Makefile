@@ -5,7 +5,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/facenition
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/facenition_bench
 
-.PHONY: setup run test worker beat calibrate bench
+.PHONY: setup run test worker beat calibrate calibrate-enrollment bench
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -37,6 +37,9 @@ test: setup
 
 calibrate: setup
 	$(PY) scripts/calibrate_match.py
+
+calibrate-enrollment: setup
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) scripts/calibrate_enrollment.py
 
 # Figures for BENCHMARKS.md: the pipeline next to dlib by hand and deepface, then /match over HTTP.
 bench: setup
