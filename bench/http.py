@@ -266,8 +266,7 @@ def measure(setup, environment, faces_dir, args):
         result["steady_cpu"] = (sum(cpu_seconds(pid) for pid in workers) - before) / max(1, len(result["sequential"]))
         result["throughput"] = {}
         for clients in CONCURRENCIES:
-            phase_client = client()
-            result["throughput"][clients] = concurrently(phase_client, clients, args.requests, args.seconds)
+            result["throughput"][clients] = concurrently(client(), clients, args.requests, args.seconds)
         result["match"] = result["sequential"][-1].body if result["sequential"] else {}
         result["memory"] = {"master": memory(server.process.pid)}
         for pid in server.worker_pids():
@@ -283,10 +282,6 @@ def measure(setup, environment, faces_dir, args):
 
 def pipeline_yardstick(faces_dir, repeat=7):
     """Two in-process pipeline runs on the photos /match gets (decode_image + analyse): median wall and CPU seconds."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facenition.settings")
-    import django
-
-    django.setup()
     import numpy as np
 
     from facenition.api.images import decode_image
