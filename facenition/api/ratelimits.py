@@ -67,7 +67,9 @@ def rate_limit_count(*, group, key, rate, message):
         raise UpstreamFailure(STORE_DOWN) from None
     if usage is None:  # RATELIMIT_ENABLE is off
         return
-    if usage["time_left"] < 0:  # django-ratelimit's answer when the store could not count
+    # django-ratelimit's answer when the store could not count. Not `time_left < 0` alone: that
+    # also happens when the window closes while the count is being taken.
+    if usage["count"] == 0 and usage["limit"] == 0:
         raise UpstreamFailure(STORE_DOWN)
     if usage["should_limit"]:
         raise TooManyRequests(message, retry_after=max(1, usage["time_left"]))
