@@ -145,7 +145,7 @@ def decode_image(label, content):
 
 def to_rgb_array(image):
     """Applies EXIF orientation and converts any mode (CMYK, 16-bit, palette, alpha) to 8-bit RGB."""
-    image = ImageOps.exif_transpose(image)
+    ImageOps.exif_transpose(image, in_place=True)
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         array = np.asarray(image, dtype=np.float64)
@@ -162,7 +162,9 @@ def to_rgb_array(image):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image)
 
 
 def images_from_request(request, field="image", *, required=True):
