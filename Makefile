@@ -43,5 +43,8 @@ calibrate-enrollment: setup
 
 # Figures for BENCHMARKS.md: the pipeline next to dlib by hand and deepface, then /match over HTTP.
 bench: setup
+	@# deepface's default detector needs OpenCV's Haar cascades, which OpenCV 5 wheels no longer ship.
+	test -d /usr/share/opencv4/haarcascades || (apt-get update -qq && apt-get install -y -qq opencv-data) \
+		|| echo "opencv-data could not be installed: bench.pipeline will leave deepface's default call out"
 	$(PY) -m bench.pipeline
 	$(PY) -m bench.http --database-url $(BENCH_DATABASE_URL)
