@@ -11,7 +11,9 @@ from django.utils import timezone
 
 
 def secret_digest(raw):
-    """Client tokens carry 256 random bits, so a plain SHA-256 is a safe one-way store."""
+    """How issued secrets are stored. Client tokens carry 256 random bits and identity tokens a MAC
+    under a server key, so nobody can guess one from its digest and a plain SHA-256 is a safe
+    one-way store."""
     return hashlib.sha256(raw.encode()).hexdigest()
 
 

@@ -4,7 +4,6 @@ Faces are read through matching.services; the protection scheme (enrollment.prot
 nothing of Django. The only row kept per enrollment holds bookkeeping and a digest of the token.
 """
 
-import hashlib
 import hmac
 import itertools
 import uuid
@@ -15,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from credentials.models import secret_digest
 from facenition.api.errors import BadRequest, Forbidden, Gone, Missing, TooManyRequests
 from matching.accuracy import DEFAULT_ACCURACY, MATCH_THRESHOLDS, MIN_ACCURACY
 from matching.services import cosine_distance, faces_read, mean_embedding
@@ -40,11 +40,6 @@ class Authentication:
 
 def _secret():
     return settings.FACENITION_TOKEN_KEY.encode()
-
-
-def token_digest(raw):
-    """Identity tokens carry a MAC under a server key, so a plain SHA-256 is a safe one-way store."""
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def _lifetime(expires_in):
@@ -85,7 +80,7 @@ def _enrollment_issue(*, client, embedding, accuracy, subject, lifetime, rotated
         subject=subject,
         accuracy=accuracy,
         scheme_version=SCHEME_VERSION,
-        token_digest=token_digest(raw),
+        token_digest=secret_digest(raw),
         created_at=now,
         expires_at=expires_at,
         rotated_from=rotated_from,
@@ -126,7 +121,7 @@ def _enrollment_for_token(*, client, raw):
         # The MAC proves this server issued it, so its row was purged after expiry.
         expired = datetime.fromtimestamp(token.expires_at, tz=dt_timezone.utc)
         raise Gone(f"This identity token is no longer valid (it expired at {expired.isoformat()}).")
-    if not hmac.compare_digest(enrollment.token_digest, token_digest(raw)):
+    if not hmac.compare_digest(enrollment.token_digest, secret_digest(raw)):
         raise BadRequest("token: not a valid identity token (it does not match its enrollment).")
     if enrollment.client_id != client.pk:
         raise Forbidden("This identity token was issued to another client.")
