@@ -3,6 +3,7 @@
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
@@ -70,6 +71,11 @@ def envelope(message, status, headers=None):
     return response
 
 
+def human_size(n):
+    """A byte count as error messages state limits: "10 MB", or "512 KB" below a megabyte."""
+    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB"
+
+
 def describe_validation_error(detail, path=""):
     """Flattens DRF's nested validation detail into `field: message`."""
     if isinstance(detail, dict):
@@ -123,9 +129,13 @@ def exception_handler(exc, context=None):
     if isinstance(exc, PermissionDenied):
         return envelope("You may not do this.", 403)
     if isinstance(exc, RequestDataTooBig):
-        return envelope("The request is too large: send at most 10 images of at most 10 MB each.", 400)
+        return envelope(
+            f"The request is too large: send at most {settings.FACENITION_MAX_IMAGES} images "
+            f"of at most {human_size(settings.FACENITION_MAX_IMAGE_BYTES)} each.",
+            400,
+        )
     if isinstance(exc, TooManyFilesSent):
-        return envelope("Too many files: send at most 10 images per field.", 400)
+        return envelope(f"Too many files: send at most {settings.FACENITION_MAX_IMAGES} images per field.", 400)
     if isinstance(exc, TooManyFieldsSent):
         return envelope("The request has too many fields.", 400)
     return unexpected_failure(exc)

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from .errors import BadRequest
+from .errors import BadRequest, human_size
 
 ALLOWED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "BMP": "BMP"}
 DATA_URL = re.compile(r"^data:(?P<mime>[\w/+.-]*)(?:;[\w=.-]+)*;base64,", re.IGNORECASE)
@@ -40,10 +40,6 @@ class IntakeImage:
 
 def _limits():
     return settings.FACENITION_MAX_IMAGES, settings.FACENITION_MAX_IMAGE_BYTES, settings.FACENITION_MAX_IMAGE_PIXELS
-
-
-def _human_mb(n):
-    return f"{n / (1024 * 1024):.0f} MB"
 
 
 def collect_image_payloads(data, files, field, *, required=True):
@@ -69,7 +65,7 @@ def collect_image_payloads(data, files, field, *, required=True):
     for index, upload in enumerate(uploads):
         label = f"{field}[{index}]"
         if upload.size > max_bytes:
-            raise BadRequest(f"{label}: the file is {_human_mb(upload.size)}; at most {_human_mb(max_bytes)} is accepted.")
+            raise BadRequest(f"{label}: the file is {human_size(upload.size)}; at most {human_size(max_bytes)} is accepted.")
         payloads.append((label, upload.read()))
     for offset, value in enumerate(values):
         label = f"{field}[{len(uploads) + offset}]"
@@ -90,7 +86,7 @@ def _decode_base64(label, value, max_bytes):
     if not text:
         raise BadRequest(f"{label}: the image string is empty.")
     if len(text) * 3 // 4 > max_bytes:
-        raise BadRequest(f"{label}: the image is larger than {_human_mb(max_bytes)}.")
+        raise BadRequest(f"{label}: the image is larger than {human_size(max_bytes)}.")
     if not BASE64_ALPHABET.match(text):
         raise BadRequest(f"{label}: not valid base64.")
     try:

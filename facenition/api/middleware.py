@@ -1,6 +1,8 @@
 import threading
 import uuid
 
+from django.conf import settings
+
 _local = threading.local()
 
 
@@ -34,9 +36,7 @@ class RequestSizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from django.conf import settings
-
-        from .errors import envelope
+        from .errors import envelope, human_size  # errors imports this module
 
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -44,9 +44,5 @@ class RequestSizeLimitMiddleware:
             return envelope("The Content-Length header is not a number.", 400)
         if length > settings.FACENITION_MAX_REQUEST_BYTES:
             limit = settings.FACENITION_MAX_REQUEST_BYTES
-            return envelope(f"The request is {_size(length)}; at most {_size(limit)} is accepted.", 400)
+            return envelope(f"The request is {human_size(length)}; at most {human_size(limit)} is accepted.", 400)
         return self.get_response(request)
-
-
-def _size(n):
-    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB"
