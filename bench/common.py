@@ -1,6 +1,5 @@
 """What both benchmarks share: the machine they ran on, percentiles and plain-text tables."""
 
-import csv
 import os
 import platform
 import subprocess
@@ -37,12 +36,6 @@ def machine():
 def load():
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     return "uptime: " + uptime
-
-
-def face_photo_paths(faces_dir):
-    """Every photo listed in the shared set's labels.csv, in its order."""
-    with (Path(faces_dir) / "labels.csv").open() as handle:
-        return [Path(faces_dir) / row["file"] for row in csv.DictReader(handle)]
 
 
 def percentile(values, q):

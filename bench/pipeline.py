@@ -41,8 +41,9 @@ import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from bench.common import face_photo_paths, load, machine, percentile, table  # noqa: E402
+from bench.common import load, machine, percentile, table  # noqa: E402
 from facenition.api.images import decode_image  # noqa: E402
+from facenition.faceset import labelled_photos  # noqa: E402
 from matching.pipeline import cosine_distance, weights_dir  # noqa: E402
 from matching.services import face_pipeline  # noqa: E402
 
@@ -234,7 +235,7 @@ def main():
     parser.add_argument("--per-image", action="store_true", help="also print every photo's time and face count")
     args = parser.parse_args()
 
-    photos = face_photo_paths(settings.FACENITION_FACES_DIR)
+    photos = [photo.path for photo in labelled_photos(settings.FACENITION_FACES_DIR)]
     print(f"machine: {machine()}")
     print(f"photos: {len(photos)} from {settings.FACENITION_FACES_DIR}; {args.repeat} timed runs each after warm-up; "
           f"detection on a copy at most {settings.FACENITION_DETECT_MAX_SIDE} px on its longest side")

@@ -11,7 +11,6 @@ The run uses a throwaway test database, and clears a token's failure counters af
 attempt so that the lockout does not cut the measurement short.
 """
 
-import csv
 import itertools
 import os
 import sys
@@ -39,18 +38,18 @@ from enrollment.protection import ERRORS_ALLOWED, warm_up  # noqa: E402
 from enrollment.services import enrollment_authenticate, enrollment_generate  # noqa: E402
 from facenition.api.errors import BadRequest  # noqa: E402
 from facenition.api.images import decode_image  # noqa: E402
+from facenition.faceset import FaceSetMissing, labelled_photos  # noqa: E402
 from matching.pipeline import FacePipeline  # noqa: E402
 from matching.services import face_pipeline  # noqa: E402
 
 ENROLLMENT_PHOTOS = 3
 
 
-def photos_by_person(folder):
+def photos_by_person(photos):
     people = defaultdict(list)
-    with (folder / "labels.csv").open() as handle:
-        for row in csv.DictReader(handle):
-            if row["faces"] == "1" and row["identity"]:
-                people[row["identity"]].append(decode_image(row["file"], (folder / row["file"]).read_bytes()))
+    for photo in photos:
+        if photo.shows_one_known_person:
+            people[photo.identity].append(decode_image(photo.file, photo.read()))
     return people
 
 
@@ -113,11 +112,12 @@ def calibrate(people):
 
 
 def main():
-    folder = settings.FACENITION_FACES_DIR
-    if not (folder / "labels.csv").is_file():
-        sys.exit(f"no labelled face photos at {folder}; set FACENITION_FACES_DIR")
+    try:
+        photos = labelled_photos(settings.FACENITION_FACES_DIR)
+    except FaceSetMissing as missing:
+        sys.exit(str(missing))
     started = time.perf_counter()
-    people = photos_by_person(folder)
+    people = photos_by_person(photos)
     face_pipeline().load()
     warm_up()
     read_each_photo_once()

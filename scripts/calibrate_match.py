@@ -8,7 +8,6 @@ face); only photos labelled with one face and an identity take part.
 """
 
 import argparse
-import csv
 import itertools
 import math
 import os
@@ -26,26 +25,22 @@ import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from facenition.api.images import decode_image  # noqa: E402
+from facenition.faceset import FaceSetMissing, labelled_photos  # noqa: E402
 from matching.accuracy import MATCH_THRESHOLDS  # noqa: E402
 from matching.pipeline import cosine_distance  # noqa: E402
 from matching.services import face_pipeline  # noqa: E402
 
 
-def labelled_photos(folder):
-    with (folder / "labels.csv").open() as handle:
-        return [(row["file"], row["identity"]) for row in csv.DictReader(handle) if row["faces"] == "1" and row["identity"]]
-
-
-def embed_all(folder, photos):
+def embed_all(photos):
     pipeline = face_pipeline().load()
     embeddings = {}
-    for name, identity in photos:
-        image = decode_image(name, (folder / name).read_bytes())
+    for photo in photos:
+        image = decode_image(photo.file, photo.read())
         face = pipeline.analyse(image.pixels).largest
         if face is None:
-            print(f"  no face found in {name}; left out", file=sys.stderr)
+            print(f"  no face found in {photo.file}; left out", file=sys.stderr)
             continue
-        embeddings[name] = (identity, face.embedding)
+        embeddings[photo.file] = (photo.identity, face.embedding)
     return embeddings
 
 
@@ -84,11 +79,11 @@ def main():
     parser.add_argument("--propose", action="store_true", help="print the distance distributions and proposed thresholds")
     args = parser.parse_args()
 
-    folder = settings.FACENITION_FACES_DIR
-    if not (folder / "labels.csv").is_file():
-        sys.exit(f"no labelled face photos at {folder}; set FACENITION_FACES_DIR")
-    photos = labelled_photos(folder)
-    embeddings = embed_all(folder, photos)
+    try:
+        photos = [p for p in labelled_photos(settings.FACENITION_FACES_DIR) if p.shows_one_known_person]
+    except FaceSetMissing as missing:
+        sys.exit(str(missing))
+    embeddings = embed_all(photos)
     genuine, impostor = pair_distances(embeddings)
     identities = len({identity for identity, _ in embeddings.values()})
     print(f"{len(embeddings)} photos of {identities} people: {len(genuine)} genuine pairs, {len(impostor)} impostor pairs\n")

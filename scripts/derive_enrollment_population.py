@@ -9,7 +9,6 @@ is the average of per-person means, so a person with many photos does not pull i
 themselves; the spread is the root-mean-square deviation of every photo from that mean.
 """
 
-import csv
 import os
 import sys
 from collections import defaultdict
@@ -26,18 +25,18 @@ import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from facenition.api.images import decode_image  # noqa: E402
+from facenition.faceset import FaceSetMissing, labelled_photos  # noqa: E402
 from matching.services import faces_read  # noqa: E402
 
 
-def unit_embeddings_by_person(folder):
+def unit_embeddings_by_person(photos):
     people = defaultdict(list)
-    with (folder / "labels.csv").open() as handle:
-        rows = [row for row in csv.DictReader(handle) if row["faces"] == "1" and row["identity"]]
-    for row in rows:
-        image = decode_image(row["file"], (folder / row["file"]).read_bytes())
-        (reading,) = faces_read(images=[image])
+    for photo in photos:
+        if not photo.shows_one_known_person:
+            continue
+        (reading,) = faces_read(images=[decode_image(photo.file, photo.read())])
         embedding = reading.face.embedding
-        people[row["identity"]].append(embedding / np.linalg.norm(embedding))
+        people[photo.identity].append(embedding / np.linalg.norm(embedding))
     return people
 
 
@@ -50,10 +49,10 @@ def format_vector(name, values):
 
 
 def main():
-    folder = settings.FACENITION_FACES_DIR
-    if not (folder / "labels.csv").is_file():
-        sys.exit(f"no labelled face photos at {folder}; set FACENITION_FACES_DIR")
-    people = unit_embeddings_by_person(folder)
+    try:
+        people = unit_embeddings_by_person(labelled_photos(settings.FACENITION_FACES_DIR))
+    except FaceSetMissing as missing:
+        sys.exit(str(missing))
     photos = np.array([e for embeddings in people.values() for e in embeddings])
     mean = np.mean([np.mean(embeddings, axis=0) for embeddings in people.values()], axis=0)
     spread = np.sqrt(((photos - mean) ** 2).mean(axis=0))

@@ -1,53 +1,26 @@
-import base64
-import csv
 import io
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from PIL import Image
 from rest_framework.test import APIClient
 
-
-@dataclass(frozen=True)
-class FacePhoto:
-    file: str
-    identity: str
-    faces: str
-
-    @property
-    def path(self) -> Path:
-        return settings.FACENITION_FACES_DIR / self.file
-
-    def read(self) -> bytes:
-        return self.path.read_bytes()
-
-    def b64(self) -> str:
-        return base64.b64encode(self.read()).decode()
-
-
-def _load_faces():
-    labels = settings.FACENITION_FACES_DIR / "labels.csv"
-    if not labels.is_file():
-        return None
-    with labels.open() as handle:
-        return [FacePhoto(row["file"], row["identity"], row["faces"]) for row in csv.DictReader(handle)]
+from facenition.faceset import FaceSetMissing, labelled_photos
 
 
 @pytest.fixture(scope="session")
 def face_photos():
     """Every labelled photo in the shared face set; skips when the set is not beside the checkout."""
-    photos = _load_faces()
-    if photos is None:
-        pytest.skip(f"the real face photos are not at {settings.FACENITION_FACES_DIR} (set FACENITION_FACES_DIR)")
-    return photos
+    try:
+        return labelled_photos(settings.FACENITION_FACES_DIR)
+    except FaceSetMissing as missing:
+        pytest.skip(f"the real face photos are missing: {missing}")
 
 
 @pytest.fixture(scope="session")
 def single_face_photos(face_photos):
-    return [p for p in face_photos if p.faces == "1" and p.identity]
+    return [p for p in face_photos if p.shows_one_known_person]
 
 
 @pytest.fixture(scope="session")
