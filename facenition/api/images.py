@@ -35,7 +35,6 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 class IntakeImage:
     label: str  # how error messages name it, e.g. "image[2]"
     pixels: np.ndarray  # H x W x 3, uint8, RGB, EXIF orientation applied
-    format: str
 
 
 def _limits():
@@ -136,7 +135,7 @@ def decode_image(label, content):
             raise BadRequest(f"{label}: corrupt {kind} file ({error}).") from None
         except Exception:
             raise BadRequest(f"{label}: corrupt {kind} file.") from None
-    return IntakeImage(label=label, pixels=to_rgb_array(image), format=kind)
+    return IntakeImage(label=label, pixels=to_rgb_array(image))
 
 
 def to_rgb_array(image):

@@ -92,10 +92,6 @@ class FacePipeline:
         self.analyse(np.full((side * 3 // 4, side, 3), 128, dtype=np.uint8))
         return self
 
-    @property
-    def loaded(self):
-        return self._loaded
-
     def analyse(self, rgb):
         """All faces in an RGB image, largest first, each with its embedding."""
         if not self._loaded:
