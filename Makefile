@@ -5,7 +5,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/facenition
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/facenition_bench
 
-.PHONY: setup run test worker beat calibrate calibrate-enrollment bench
+.PHONY: setup setup-dev run test test-fast lint format worker beat calibrate calibrate-enrollment bench refresh-pins
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -13,11 +13,18 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
+# Tests, lint and benchmarks add their own packages on top of the server's.
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
 .env:
 	sed "s/^SECRET_KEY=.*/SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(48))')/" .env.example > .env
 
 setup: $(VENV)/.installed .env
 	$(PY) manage.py place_weights
+
+setup-dev: setup $(VENV)/.installed-dev
 
 run: setup
 	$(PY) manage.py migrate --noinput
@@ -31,9 +38,26 @@ worker: setup
 beat: setup
 	$(VENV)/bin/celery -A facenition beat --loglevel INFO
 
-test: setup
+test: setup-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) -m pytest $(PYTEST_ARGS)
+
+# Everything but the tests that need the face models, a Celery worker or the fake SMTP/SMS servers.
+test-fast: setup-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(PY) -m pytest -m "not faces and not worker and not network" $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	@echo "mypy: joins make lint with the annotations"
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+refresh-pins: $(VENV)/.installed-dev
+	$(PY) -m pip list --outdated --format columns
 
 calibrate: setup
 	$(PY) scripts/calibrate_match.py
@@ -42,7 +66,7 @@ calibrate-enrollment: setup
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) scripts/calibrate_enrollment.py
 
 # Figures for BENCHMARKS.md: the pipeline next to dlib by hand and deepface, then /match over HTTP.
-bench: setup
+bench: setup-dev
 	@# deepface's default detector needs OpenCV's Haar cascades, which OpenCV 5 wheels no longer ship.
 	test -d /usr/share/opencv4/haarcascades || (apt-get update -qq && apt-get install -y -qq opencv-data) \
 		|| echo "opencv-data could not be installed: bench.pipeline will leave deepface's default call out"

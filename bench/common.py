@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def require_module_run(package):
     """Stops a benchmark started as a file: its folder on sys.path would shadow the stdlib `http`."""
     if package != "bench":
-        sys.exit("run the benchmarks from the project root as modules: `python -m bench.pipeline`, `python -m bench.http`")
+        sys.exit(
+            "run the benchmarks from the project root as modules: `python -m bench.pipeline`, `python -m bench.http`"
+        )
 
 
 def machine():
@@ -46,6 +48,8 @@ def table(header, rows):
     """A Markdown table, so that the output pastes straight into BENCHMARKS.md."""
     cells = [list(map(str, header))] + [[str(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |" for row in cells]
+    lines = [
+        "| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |" for row in cells
+    ]
     lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
     return "\n".join(lines)

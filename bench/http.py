@@ -70,20 +70,25 @@ class Outcome:
     body: dict = field(repr=False)
 
 
+def temporary_path(suffix):
+    descriptor, name = tempfile.mkstemp(prefix="bench-gunicorn-", suffix=suffix)
+    os.close(descriptor)
+    return Path(name)
+
+
 class Server:
     """One gunicorn, started as the Procfile's web command does, on a free port of 127.0.0.1."""
 
     def __init__(self, setup, environment):
         self.setup = setup
         self.port = free_port()
-        self.log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)
+        self.log_path = temporary_path(".log")
         self.environment = dict(environment, BIND=f"127.0.0.1:{self.port}", WEB_CONCURRENCY=str(setup.workers))
         self.config = self._config()
 
     def _config(self):
         """The project's gunicorn config plus a log line when a worker is ready (and, if asked, no preload)."""
-        config = tempfile.NamedTemporaryFile("w", prefix="bench-gunicorn-", suffix=".conf.py", delete=False)
-        config.write(
+        text = (
             f"exec(open({str(ROOT / 'facenition' / 'gunicorn.conf.py')!r}).read())\n"
             "_project_post_worker_init = globals().get('post_worker_init')\n\n"
             "def post_worker_init(worker):\n"
@@ -92,17 +97,28 @@ class Server:
             "    worker.log.info('bench: worker %s ready', worker.pid)\n"
         )
         if not self.setup.preload:
-            config.write("\npreload_app = False\n")
-        config.close()
-        return Path(config.name)
+            text += "\npreload_app = False\n"
+        path = temporary_path(".conf.py")
+        path.write_text(text)
+        return path
 
     def __enter__(self):
         self.started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [str(VENV_BIN / "gunicorn"), "facenition.wsgi", "--config", str(self.config),
-             "--access-logformat", "pid=%(p)s %(r)s %(s)s %(M)sms"],
-            cwd=ROOT, env=self.environment, stdout=self.log, stderr=subprocess.STDOUT,
-        )
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(VENV_BIN / "gunicorn"),
+                    "facenition.wsgi",
+                    "--config",
+                    str(self.config),
+                    "--access-logformat",
+                    "pid=%(p)s %(r)s %(s)s %(M)sms",
+                ],
+                cwd=ROOT,
+                env=self.environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.boot_seconds = self._wait_until_ready()
         return self
 
@@ -114,10 +130,10 @@ class Server:
             self.process.kill()
             self.process.wait()
         self.config.unlink()
-        Path(self.log.name).unlink()
+        self.log_path.unlink()
 
     def log_text(self):
-        return Path(self.log.name).read_text(errors="replace")
+        return self.log_path.read_text(errors="replace")
 
     def worker_pids(self):
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -168,7 +184,9 @@ def multipart(fields, files):
     for name, filename, content in files:
         parts.append(
             f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-            f"Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n".encode()
+            + content
+            + b"\r\n"
         )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
@@ -198,7 +216,10 @@ class MatchClient:
         self.port = port
         self.body, content_type = multipart(
             [("accuracy", "4")],
-            [("image", PROBE, (faces_dir / PROBE).read_bytes()), ("reference", REFERENCE, (faces_dir / REFERENCE).read_bytes())],
+            [
+                ("image", PROBE, (faces_dir / PROBE).read_bytes()),
+                ("reference", REFERENCE, (faces_dir / REFERENCE).read_bytes()),
+            ],
         )
         self.headers = {"X-Auth-Token": token, "Content-Type": content_type}
 
@@ -273,7 +294,8 @@ def measure(setup, environment, faces_dir, args):
             result["memory"][pid] = memory(pid)
         result["first_workers"] = server.served_by()[: setup.workers]
         result["log_lines"] = [
-            line for line in server.log_text().splitlines()
+            line
+            for line in server.log_text().splitlines()
             if any(event in line for event in (" INFO facenition ", " ERROR ", "Booting worker", "bench: worker"))
         ]
         result["load_end"] = load()
@@ -343,8 +365,13 @@ def prepare_database(database_url):
             connection.execute(f'CREATE DATABASE "{name}"')
     environment = dict(os.environ, DATABASE_URL=database_url)
     for command in (["migrate", "--noinput"], ["createcachetable"]):
-        subprocess.run([str(VENV_BIN / "python"), "manage.py", *command], cwd=ROOT, env=environment, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(VENV_BIN / "python"), "manage.py", *command],
+            cwd=ROOT,
+            env=environment,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 def ms(seconds):
@@ -352,53 +379,101 @@ def ms(seconds):
 
 
 def report(results, yardstick, yardstick_cpu):
-    print(f"\ntwo in-process pipeline runs on {PROBE} + {REFERENCE}: {ms(yardstick)} ms, "
-          f"{ms(yardstick_cpu)} ms of CPU (medians)\n")
+    print(
+        f"\ntwo in-process pipeline runs on {PROBE} + {REFERENCE}: {ms(yardstick)} ms, "
+        f"{ms(yardstick_cpu)} ms of CPU (medians)\n"
+    )
     rows = []
     for result in results:
         ok, errors = summary(result["sequential"])
         first_ok, first_errors = summary(result["first"])
         p50, p95 = percentile(ok, 50), percentile(ok, 95)
         # The first requests go in together, one per worker: compare them with as many clients.
-        alike = summary(result["throughput"][result["setup"].workers][0])[0] if result["setup"].workers in CONCURRENCIES else ok
+        alike = (
+            summary(result["throughput"][result["setup"].workers][0])[0]
+            if result["setup"].workers in CONCURRENCIES
+            else ok
+        )
         steady_cpu = result["steady_cpu"]
-        rows.append([
-            result["setup"].name, f"{result['boot']:.1f}", ", ".join(ms(s) for s in first_ok) or "-",
-            f"{max(first_ok) / percentile(alike, 50):.2f}×" if first_ok else "-",
-            ", ".join(ms(s) for s in result["first_cpu"]), ms(steady_cpu),
-            f"{max(result['first_cpu']) / steady_cpu:.2f}×", len(ok), ms(p50), ms(p95),
-            f"{p50 / yardstick:.2f}×", len(errors) + len(first_errors),
-        ])
-    print(table(["server", "ready after s", "first /match per worker ms", "first ÷ p50 at as many clients", "worker CPU, first ms",
-                 "worker CPU, steady ms", "first ÷ steady CPU", "requests", "p50 ms", "p95 ms",
-                 "p50 ÷ two pipeline runs", "errors"], rows))
+        rows.append(
+            [
+                result["setup"].name,
+                f"{result['boot']:.1f}",
+                ", ".join(ms(s) for s in first_ok) or "-",
+                f"{max(first_ok) / percentile(alike, 50):.2f}×" if first_ok else "-",
+                ", ".join(ms(s) for s in result["first_cpu"]),
+                ms(steady_cpu),
+                f"{max(result['first_cpu']) / steady_cpu:.2f}×",
+                len(ok),
+                ms(p50),
+                ms(p95),
+                f"{p50 / yardstick:.2f}×",
+                len(errors) + len(first_errors),
+            ]
+        )
+    print(
+        table(
+            [
+                "server",
+                "ready after s",
+                "first /match per worker ms",
+                "first ÷ p50 at as many clients",
+                "worker CPU, first ms",
+                "worker CPU, steady ms",
+                "first ÷ steady CPU",
+                "requests",
+                "p50 ms",
+                "p95 ms",
+                "p50 ÷ two pipeline runs",
+                "errors",
+            ],
+            rows,
+        )
+    )
 
     print()
     rows = []
     for result in results:
         for clients, (outcomes, elapsed) in result["throughput"].items():
             ok, errors = summary(outcomes)
-            rows.append([
-                result["setup"].name, clients, len(ok), f"{elapsed:.1f}", f"{len(ok) / elapsed:.2f}",
-                ms(percentile(ok, 50)) if ok else "-", ms(max(ok)) if ok else "-", len(errors),
-            ])
+            rows.append(
+                [
+                    result["setup"].name,
+                    clients,
+                    len(ok),
+                    f"{elapsed:.1f}",
+                    f"{len(ok) / elapsed:.2f}",
+                    ms(percentile(ok, 50)) if ok else "-",
+                    ms(max(ok)) if ok else "-",
+                    len(errors),
+                ]
+            )
     print(table(["server", "clients", "requests", "seconds", "/match per s", "p50 ms", "slowest ms", "errors"], rows))
 
     by_name = {result["setup"].name: result for result in results}
     single = by_name.get("1 worker")
     double = by_name.get("2 workers, preload")
     if single and double:
+
         def best(result):
             return max(len(summary(o)[0]) / elapsed for o, elapsed in result["throughput"].values())
 
-        print(f"\nthroughput, 2 workers ÷ 1 worker (best of each over 1, 2, 4 clients): {best(double) / best(single):.2f}×")
+        print(
+            f"\nthroughput, 2 workers ÷ 1 worker (best of each over 1, 2, 4 clients): {best(double) / best(single):.2f}×"
+        )
 
     print()
     rows = []
     for result in results:
         for process, (peak, pss) in result["memory"].items():
-            rows.append([result["setup"].name, process if process == "master" else f"worker {process}",
-                         f"{peak:.0f}", f"{pss:.0f}"])
+            rows.append(
+                [
+                    result["setup"].name,
+                    process if process == "master" else f"worker {process}",
+                    f"{peak:.0f}",
+                    f"{pss:.0f}",
+                ]
+            )
         total = sum(pss for _, pss in result["memory"].values())
         rows.append([result["setup"].name, "all processes", "", f"{total:.0f}"])
     print(table(["server", "process", "peak RSS MiB", "PSS MiB (at the end)"], rows))
@@ -408,8 +483,10 @@ def report(results, yardstick, yardstick_cpu):
         for outcomes, _ in result["throughput"].values():
             errors += [o for o in outcomes if o.status != 200 or not o.body.get("ok")]
         print(f"\n{result['setup'].name}: load {result['load_start']} → {result['load_end']}")
-        print(f"  first /match served by workers {result['first_workers']}; answer: "
-              f"match={result['match'].get('match')} max_accuracy={result['match'].get('max_accuracy')}")
+        print(
+            f"  first /match served by workers {result['first_workers']}; answer: "
+            f"match={result['match'].get('match')} max_accuracy={result['match'].get('max_accuracy')}"
+        )
         for line in result["log_lines"]:
             print(f"  log: {line}")
         for outcome in errors[:5]:
@@ -444,7 +521,9 @@ def main():
         setups.append(Setup("2 workers, load after fork", 2, preload=False))
     results = [measure(setup, environment, faces_dir, args) for setup in setups]
     report(results, *pipeline_yardstick(faces_dir))
-    print(f"\nparallel ceiling now, without HTTP: the pipeline in 2 processes ÷ in 1: {parallel_ceiling(faces_dir):.2f}×")
+    print(
+        f"\nparallel ceiling now, without HTTP: the pipeline in 2 processes ÷ in 1: {parallel_ceiling(faces_dir):.2f}×"
+    )
     print(f"\nat the end: {load()}")
 
 

@@ -151,7 +151,10 @@ def run(methods, photos, repeat):
                 seconds, embeddings[method.name][photo.name] = timed(method, contents[photo.name])
                 samples[method.name][photo.name].append(seconds)
     return {
-        method.name: {name: (float(np.median(times)), embeddings[method.name][name]) for name, times in samples[method.name].items()}
+        method.name: {
+            name: (float(np.median(times)), embeddings[method.name][name])
+            for name, times in samples[method.name].items()
+        }
         for method in methods
     }
 
@@ -170,8 +173,14 @@ def timing_table(results, baseline_name):
         ratios = [per_photo[photo][0] / baseline[photo][0] for photo in per_photo]
         median, p95 = percentile(times, 50), percentile(times, 95)
         rows.append(
-            [name, ms(median), ms(p95), f"{median / baseline_median:.2f}×", f"{p95 / baseline_p95:.2f}×",
-             f"{percentile(ratios, 50):.2f}×"]
+            [
+                name,
+                ms(median),
+                ms(p95),
+                f"{median / baseline_median:.2f}×",
+                f"{p95 / baseline_p95:.2f}×",
+                f"{percentile(ratios, 50):.2f}×",
+            ]
         )
     return table(
         ["method", "median ms", "p95 ms", "median ÷ baseline", "p95 ÷ baseline", "per-photo ratio, median"], rows
@@ -201,12 +210,26 @@ def agreement_table(results, baseline_name):
             rows.append([name, 0, "-", "-", "-", "-", len(differing)])
             continue
         rows.append(
-            [name, len(cosine), f"{percentile(cosine, 50):.2e}", f"{max(cosine):.2e}",
-             f"{percentile(euclidean, 50):.2e}", f"{max(euclidean):.2e}", len(differing)]
+            [
+                name,
+                len(cosine),
+                f"{percentile(cosine, 50):.2e}",
+                f"{max(cosine):.2e}",
+                f"{percentile(euclidean, 50):.2e}",
+                f"{max(euclidean):.2e}",
+                len(differing),
+            ]
         )
     return table(
-        ["vs baseline, largest face", "photos compared", "cosine median", "cosine max", "euclidean median",
-         "euclidean max", "photos with another face count"],
+        [
+            "vs baseline, largest face",
+            "photos compared",
+            "cosine median",
+            "cosine max",
+            "euclidean median",
+            "euclidean max",
+            "photos with another face count",
+        ],
         rows,
     )
 
@@ -237,8 +260,10 @@ def main():
 
     photos = [photo.path for photo in labelled_photos(settings.FACENITION_FACES_DIR)]
     print(f"machine: {machine()}")
-    print(f"photos: {len(photos)} from {settings.FACENITION_FACES_DIR}; {args.repeat} timed runs each after warm-up; "
-          f"detection on a copy at most {settings.FACENITION_DETECT_MAX_SIDE} px on its longest side")
+    print(
+        f"photos: {len(photos)} from {settings.FACENITION_FACES_DIR}; {args.repeat} timed runs each after warm-up; "
+        f"detection on a copy at most {settings.FACENITION_DETECT_MAX_SIDE} px on its longest side"
+    )
     baseline = DlibBaseline(settings.FACENITION_DETECT_MAX_SIDE)
     methods = [Ours(), baseline]
     if args.skip_deepface:
@@ -246,8 +271,10 @@ def main():
     elif DeepFaceDefault.place_cascades():
         methods.append(DeepFaceDefault())
     else:
-        print(f"deepface's default call: skipped, OpenCV's Haar cascades are not in {DeepFaceDefault.CASCADES_SOURCE} "
-              "(`apt-get install opencv-data`)")
+        print(
+            f"deepface's default call: skipped, OpenCV's Haar cascades are not in {DeepFaceDefault.CASCADES_SOURCE} "
+            "(`apt-get install opencv-data`)"
+        )
     results = run(methods, photos, args.repeat)
     print()
     print(timing_table(results, baseline.name))

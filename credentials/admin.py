@@ -6,11 +6,31 @@ from .services import client_token_revoke, verification_expire
 
 @admin.register(ClientToken)
 class ClientTokenAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "name", "email", "phone", "api_version", "created_at", "expires_at", "revoked_at", "last_used_at")
+    list_display = (
+        "prefix",
+        "name",
+        "email",
+        "phone",
+        "api_version",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
     list_filter = ("api_version", "created_at", "expires_at", "revoked_at")
     search_fields = ("prefix", "name", "email", "phone")
     # The digest is deliberately absent: the admin never shows anything derived from the secret.
-    fields = ("prefix", "name", "email", "phone", "api_version", "created_at", "expires_at", "revoked_at", "last_used_at")
+    fields = (
+        "prefix",
+        "name",
+        "email",
+        "phone",
+        "api_version",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
     readonly_fields = fields
     actions = ["revoke_tokens"]
 
@@ -29,20 +49,45 @@ class ClientTokenAdmin(admin.ModelAdmin):
 @admin.register(Verification)
 class VerificationAdmin(admin.ModelAdmin):
     list_display = (
-        "id", "masked_email", "masked_phone", "created_at", "expires_at", "failed_attempts",
-        "email_status", "sms_status", "verified_at", "spent_at",
+        "id",
+        "masked_email",
+        "masked_phone",
+        "created_at",
+        "expires_at",
+        "failed_attempts",
+        "email_status",
+        "sms_status",
+        "verified_at",
+        "spent_at",
     )
     list_filter = (
-        "email_status", "sms_status", "created_at", "expires_at",
-        ("verified_at", admin.EmptyFieldListFilter), ("spent_at", admin.EmptyFieldListFilter),
+        "email_status",
+        "sms_status",
+        "created_at",
+        "expires_at",
+        ("verified_at", admin.EmptyFieldListFilter),
+        ("spent_at", admin.EmptyFieldListFilter),
     )
     # Searching takes the full address or number; the pages only ever show them masked.
     search_fields = ("=email", "=phone")
     # The code seed is deliberately absent: with the server's key it gives both codes.
     fields = (
-        "id", "masked_email", "masked_phone", "created_at", "expires_at", "sends", "failed_attempts",
-        "email_status", "email_error", "email_sent_at", "sms_status", "sms_error", "sms_sent_at",
-        "verified_at", "spent_at", "client_token",
+        "id",
+        "masked_email",
+        "masked_phone",
+        "created_at",
+        "expires_at",
+        "sends",
+        "failed_attempts",
+        "email_status",
+        "email_error",
+        "email_sent_at",
+        "sms_status",
+        "sms_error",
+        "sms_sent_at",
+        "verified_at",
+        "spent_at",
+        "client_token",
     )
     readonly_fields = fields
     actions = ["expire_verifications"]

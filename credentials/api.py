@@ -128,4 +128,6 @@ class VerificationViewSet(FacenitionViewSet):
         data = self.ConfirmInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         verification = verification_confirm(**data.validated_data)
-        return self.ok({"verified": True, "verification": str(verification.pk), "expires_in": verification.seconds_left()})
+        return self.ok(
+            {"verified": True, "verification": str(verification.pk), "expires_in": verification.seconds_left()}
+        )

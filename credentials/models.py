@@ -135,7 +135,9 @@ class Verification(models.Model):
     def code_for(self, channel):
         """The six-digit code for one channel, leading zeros kept."""
         mac = hmac.new(
-            settings.FACENITION_TOKEN_KEY.encode(), f"verification-code:{self.code_seed}:{channel}".encode(), hashlib.sha256
+            settings.FACENITION_TOKEN_KEY.encode(),
+            f"verification-code:{self.code_seed}:{channel}".encode(),
+            hashlib.sha256,
         )
         return f"{int.from_bytes(mac.digest(), 'big') % 1_000_000:06d}"
 

@@ -237,7 +237,9 @@ def credentials_purge(*, now=None):
     now = now or timezone.now()
     with transaction.atomic():
         verifications = {v.pk: f"{v.pk} {v}" for v in Verification.objects.filter(expires_at__lte=now)}
-        tokens = {t.pk: str(t) for t in ClientToken.objects.filter(Q(expires_at__lte=now) | Q(revoked_at__isnull=False))}
+        tokens = {
+            t.pk: str(t) for t in ClientToken.objects.filter(Q(expires_at__lte=now) | Q(revoked_at__isnull=False))
+        }
         Verification.objects.filter(pk__in=verifications).delete()
         ClientToken.objects.filter(pk__in=tokens).delete()
     return PurgeResult(verifications=list(verifications.values()), client_tokens=list(tokens.values()))

@@ -13,6 +13,8 @@ urlpatterns = [
     re_path(r"^token/?$", ClientTokenViewSet.as_view({"post": "describe"}), name="token"),
     re_path(r"^new-credentials/?$", VerificationViewSet.as_view({"post": "request_codes"}), name="new-credentials"),
     re_path(
-        r"^authenticate-credentials/?$", VerificationViewSet.as_view({"post": "confirm"}), name="authenticate-credentials"
+        r"^authenticate-credentials/?$",
+        VerificationViewSet.as_view({"post": "confirm"}),
+        name="authenticate-credentials",
     ),
 ]

@@ -27,13 +27,35 @@ class StateFilter(admin.SimpleListFilter):
 
 @admin.register(Enrollment)
 class EnrollmentAdmin(admin.ModelAdmin):
-    list_display = ("id", "subject", "client", "accuracy", "created_at", "expires_at", "revoked_at", "consecutive_failures", "locked_at")
+    list_display = (
+        "id",
+        "subject",
+        "client",
+        "accuracy",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "consecutive_failures",
+        "locked_at",
+    )
     list_filter = (StateFilter, "client", "accuracy", "created_at")
     search_fields = ("id", "subject", "client__prefix", "client__name")
     # The token digest is deliberately absent.
     fields = (
-        "id", "client", "subject", "accuracy", "scheme_version", "created_at", "expires_at", "revoked_at", "rotated_from",
-        "consecutive_failures", "total_failures", "last_failure_at", "last_success_at", "locked_at",
+        "id",
+        "client",
+        "subject",
+        "accuracy",
+        "scheme_version",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "rotated_from",
+        "consecutive_failures",
+        "total_failures",
+        "last_failure_at",
+        "last_success_at",
+        "locked_at",
     )
     readonly_fields = fields
     actions = ["revoke_enrollments"]

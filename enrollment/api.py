@@ -48,7 +48,9 @@ class EnrollmentViewSet(FacenitionViewSet):
 
     def generate(self, request, *args, **kwargs):
         data = self._input(self.GenerateInputSerializer, request)
-        enrollment, token = enrollment_generate(client=request.auth, images=images_from_request(request, "image"), **data)
+        enrollment, token = enrollment_generate(
+            client=request.auth, images=images_from_request(request, "image"), **data
+        )
         return self.ok(self._issued(enrollment, token), status=201)
 
     def authenticate(self, request, *args, **kwargs):

@@ -61,7 +61,9 @@ class Enrollment(models.Model):
             self.last_failure_at = now
             if self.consecutive_failures >= settings.FACENITION_AUTH_LOCK_FAILURES:
                 self.locked_at = now
-        self.save(update_fields=["consecutive_failures", "total_failures", "last_failure_at", "last_success_at", "locked_at"])
+        self.save(
+            update_fields=["consecutive_failures", "total_failures", "last_failure_at", "last_success_at", "locked_at"]
+        )
 
     def revoke(self, now=None):
         if self.revoked_at is None:

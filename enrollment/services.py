@@ -8,7 +8,7 @@ import hmac
 import itertools
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -119,7 +119,7 @@ def _enrollment_for_token(*, client, raw):
     enrollment = Enrollment.objects.filter(pk=token.enrollment_id).first()
     if enrollment is None:
         # The MAC proves this server issued it, so its row was purged after expiry.
-        expired = datetime.fromtimestamp(token.expires_at, tz=dt_timezone.utc)
+        expired = datetime.fromtimestamp(token.expires_at, tz=UTC)
         raise Gone(f"This identity token is no longer valid (it expired at {expired.isoformat()}).")
     if not hmac.compare_digest(enrollment.token_digest, secret_digest(raw)):
         raise BadRequest("token: not a valid identity token (it does not match its enrollment).")

@@ -26,9 +26,16 @@ def secrets_configured(app_configs, **kwargs):
 def embedded_services(app_configs, **kwargs):
     notes = []
     if settings.EMBEDDED_DATABASE:
-        notes.append(Info(f"No DATABASE_URL: using the embedded SQLite file {settings.DATABASES['default']['NAME']}.", id="facenition.I001"))
+        notes.append(
+            Info(
+                f"No DATABASE_URL: using the embedded SQLite file {settings.DATABASES['default']['NAME']}.",
+                id="facenition.I001",
+            )
+        )
     if not settings.REDIS_URL:
-        notes.append(Info("No REDIS_URL: Celery tasks run in-process and the cache lives in the database.", id="facenition.I002"))
+        notes.append(
+            Info("No REDIS_URL: Celery tasks run in-process and the cache lives in the database.", id="facenition.I002")
+        )
     return notes
 
 

@@ -23,5 +23,10 @@ class MatchViewSet(FacenitionViewSet):
         references = images_from_request(request, "reference")
         result = faces_match(images=images, references=references, accuracy=data.validated_data["accuracy"])
         return self.ok(
-            {"match": result.match, "accuracy": result.accuracy, "max_accuracy": result.max_accuracy, "faces": result.faces}
+            {
+                "match": result.match,
+                "accuracy": result.accuracy,
+                "max_accuracy": result.max_accuracy,
+                "faces": result.faces,
+            }
         )

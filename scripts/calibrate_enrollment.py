@@ -83,7 +83,9 @@ class Tally:
 def attempt(client, token, image, level):
     result = enrollment_authenticate(client=client, token=token, images=[image], accuracy=level)
     if not result.authenticated:
-        Enrollment.objects.filter(pk=result.enrollment.pk).update(consecutive_failures=0, last_failure_at=None, locked_at=None)
+        Enrollment.objects.filter(pk=result.enrollment.pk).update(
+            consecutive_failures=0, last_failure_at=None, locked_at=None
+        )
     return result.authenticated
 
 
@@ -131,7 +133,9 @@ def main():
         f"{photo_count} single-face photos of {len(people)} people; {ENROLLMENT_PHOTOS}-photo enrollments, "
         f"one live photo per attempt; {time.perf_counter() - started:.0f} s\n"
     )
-    print("| level | bit errors corrected ≤ | genuine accept | impostor accept | enrollments refused (photos disagree) |")
+    print(
+        "| level | bit errors corrected ≤ | genuine accept | impostor accept | enrollments refused (photos disagree) |"
+    )
     print("|---|---|---|---|---|")
     for level, errors in ERRORS_ALLOWED.items():
         print(f"| {level} | {errors} | {genuine.cell(level)} | {impostor.cell(level)} | {refused.cell(level)} |")

@@ -76,7 +76,9 @@ def print_table(thresholds, genuine, impostor):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--propose", action="store_true", help="print the distance distributions and proposed thresholds")
+    parser.add_argument(
+        "--propose", action="store_true", help="print the distance distributions and proposed thresholds"
+    )
     args = parser.parse_args()
 
     try:
@@ -86,11 +88,15 @@ def main():
     embeddings = embed_all(photos)
     genuine, impostor = pair_distances(embeddings)
     identities = len({identity for identity, _ in embeddings.values()})
-    print(f"{len(embeddings)} photos of {identities} people: {len(genuine)} genuine pairs, {len(impostor)} impostor pairs\n")
+    print(
+        f"{len(embeddings)} photos of {identities} people: {len(genuine)} genuine pairs, {len(impostor)} impostor pairs\n"
+    )
     if args.propose:
         for name, values in (("genuine", genuine), ("impostor", impostor)):
             q = np.percentile(values, [0, 1, 5, 50, 95, 99, 100])
-            print(f"{name:8s} min {q[0]:.3f}  p1 {q[1]:.3f}  p5 {q[2]:.3f}  median {q[3]:.3f}  p95 {q[4]:.3f}  p99 {q[5]:.3f}  max {q[6]:.3f}")
+            print(
+                f"{name:8s} min {q[0]:.3f}  p1 {q[1]:.3f}  p5 {q[2]:.3f}  median {q[3]:.3f}  p95 {q[4]:.3f}  p99 {q[5]:.3f}  max {q[6]:.3f}"
+            )
         print()
     print_table(MATCH_THRESHOLDS, genuine, impostor)
 

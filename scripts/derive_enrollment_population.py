@@ -43,7 +43,7 @@ def unit_embeddings_by_person(photos):
 def format_vector(name, values):
     lines = [f"{name} = ("]
     for start in range(0, len(values), 8):
-        lines.append("    " + " ".join(f"{value:+.6f}," for value in values[start:start + 8]))
+        lines.append("    " + " ".join(f"{value:+.6f}," for value in values[start : start + 8]))
     lines.append(")")
     return "\n".join(lines)
 

@@ -12,17 +12,35 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY_LIBRARIES = ["tensorflow", "tf_keras", "keras", "torch", "onnxruntime", "deepface", "dlib", "cv2", "galois", "numba"]
+HEAVY_LIBRARIES = [
+    "tensorflow",
+    "tf_keras",
+    "keras",
+    "torch",
+    "onnxruntime",
+    "deepface",
+    "dlib",
+    "cv2",
+    "galois",
+    "numba",
+]
 
 
-THREAD_POOL_VARIABLES = ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENCV_FOR_THREADS_NUM", "TF_NUM_INTRAOP_THREADS",
-                         "TF_NUM_INTEROP_THREADS"]
+THREAD_POOL_VARIABLES = [
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "OPENCV_FOR_THREADS_NUM",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+]
 
 
 def run_python(code, **environment):
     env = {name: value for name, value in os.environ.items() if name not in THREAD_POOL_VARIABLES}
     env.update(DJANGO_SETTINGS_MODULE="facenition.settings", SECRET_KEY="s" * 50, **environment)
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -7,36 +7,72 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('credentials', '0001_initial'),
+        ("credentials", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Verification',
+            name="Verification",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('email', models.EmailField(max_length=254)),
-                ('phone', models.CharField(max_length=16)),
-                ('code_seed', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField()),
-                ('sends', models.PositiveSmallIntegerField(default=1)),
-                ('failed_attempts', models.PositiveSmallIntegerField(default=0)),
-                ('verified_at', models.DateTimeField(blank=True, null=True)),
-                ('spent_at', models.DateTimeField(blank=True, null=True)),
-                ('email_status', models.CharField(choices=[('queued', 'queued'), ('retrying', 'failed, retrying'), ('sent', 'sent'), ('failed', 'failed'), ('skipped', 'not sent, no longer needed')], default='queued', max_length=10)),
-                ('email_error', models.TextField(blank=True)),
-                ('email_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('sms_status', models.CharField(choices=[('queued', 'queued'), ('retrying', 'failed, retrying'), ('sent', 'sent'), ('failed', 'failed'), ('skipped', 'not sent, no longer needed')], default='queued', max_length=10)),
-                ('sms_error', models.TextField(blank=True)),
-                ('sms_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('client_token', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='verification', to='credentials.clienttoken')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("email", models.EmailField(max_length=254)),
+                ("phone", models.CharField(max_length=16)),
+                ("code_seed", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField()),
+                ("sends", models.PositiveSmallIntegerField(default=1)),
+                ("failed_attempts", models.PositiveSmallIntegerField(default=0)),
+                ("verified_at", models.DateTimeField(blank=True, null=True)),
+                ("spent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "email_status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "queued"),
+                            ("retrying", "failed, retrying"),
+                            ("sent", "sent"),
+                            ("failed", "failed"),
+                            ("skipped", "not sent, no longer needed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("email_error", models.TextField(blank=True)),
+                ("email_sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "sms_status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "queued"),
+                            ("retrying", "failed, retrying"),
+                            ("sent", "sent"),
+                            ("failed", "failed"),
+                            ("skipped", "not sent, no longer needed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("sms_error", models.TextField(blank=True)),
+                ("sms_sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "client_token",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="verification",
+                        to="credentials.clienttoken",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['email', 'phone', '-created_at'], name='credentials_email_ed188e_idx')],
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(fields=["email", "phone", "-created_at"], name="credentials_email_ed188e_idx")
+                ],
             },
         ),
     ]

@@ -52,7 +52,9 @@ def helper_bits(commitment, *, enrollment_id, secret):
 
 
 def _key_check(key_bits, secret, enrollment_id):
-    return hmac.new(_subkey(secret, b"key check"), enrollment_id + np.packbits(key_bits).tobytes(), hashlib.sha256).digest()
+    return hmac.new(
+        _subkey(secret, b"key check"), enrollment_id + np.packbits(key_bits).tobytes(), hashlib.sha256
+    ).digest()
 
 
 def commit(*, embedding, enrollment_id, secret):
@@ -70,7 +72,9 @@ def commit(*, embedding, enrollment_id, secret):
 def open_commitment(commitment, *, embedding, enrollment_id, secret):
     """How many bit errors `embedding` needed corrected to unlock the commitment, or None if it
     does not unlock it at all."""
-    word = helper_bits(commitment, enrollment_id=enrollment_id, secret=secret) ^ template_bits(embedding, commitment.seed)
+    word = helper_bits(commitment, enrollment_id=enrollment_id, secret=secret) ^ template_bits(
+        embedding, commitment.seed
+    )
     key, errors = code.decode(word)
     if key is None or not hmac.compare_digest(_key_check(key, secret, enrollment_id), commitment.key_check):
         return None

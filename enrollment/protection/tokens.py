@@ -52,7 +52,7 @@ def token_decode(text, *, secret):
     """The token's fields, once its MAC checks out; MalformedToken otherwise."""
     if not isinstance(text, str) or not text.startswith(PREFIX):
         raise MalformedToken(f"an identity token starts with {PREFIX}")
-    encoded = text[len(PREFIX):].strip()
+    encoded = text[len(PREFIX) :].strip()
     try:
         raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
     except (binascii.Error, ValueError):
@@ -65,7 +65,7 @@ def token_decode(text, *, secret):
     version, enrollment_id, accuracy, issued_at, expires_at = _HEADER.unpack_from(body)
     if version != SCHEME_VERSION:
         raise MalformedToken(f"scheme version {version} is not supported")
-    rest = body[_HEADER.size:]
+    rest = body[_HEADER.size :]
     seed, rest = rest[:SEED_BYTES], rest[SEED_BYTES:]
     sealed_helper, key_check = rest[:HELPER_BYTES], rest[HELPER_BYTES:]
     return IdentityToken(

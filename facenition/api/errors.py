@@ -80,7 +80,9 @@ def describe_validation_error(detail, path=""):
     """Flattens DRF's nested validation detail into `field: message`."""
     if isinstance(detail, dict):
         parts = [
-            describe_validation_error(value, path if key == NON_FIELD_ERRORS else (f"{path}.{key}" if path else str(key)))
+            describe_validation_error(
+                value, path if key == NON_FIELD_ERRORS else (f"{path}.{key}" if path else str(key))
+            )
             for key, value in detail.items()
         ]
         return "; ".join(parts)

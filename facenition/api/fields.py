@@ -17,6 +17,6 @@ class AccuracyField(serializers.IntegerField):
 
     def to_internal_value(self, data):
         # "4.0", 4.5 and True are not accuracy levels; IntegerField would quietly accept some.
-        if isinstance(data, bool) or isinstance(data, float) or (isinstance(data, str) and not data.strip().isdigit()):
+        if isinstance(data, (bool, float)) or (isinstance(data, str) and not data.strip().isdigit()):
             self.fail("invalid")
         return super().to_internal_value(data)

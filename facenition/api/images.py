@@ -64,7 +64,9 @@ def collect_image_payloads(data, files, field, *, required=True):
     for index, upload in enumerate(uploads):
         label = f"{field}[{index}]"
         if upload.size > max_bytes:
-            raise BadRequest(f"{label}: the file is {human_size(upload.size)}; at most {human_size(max_bytes)} is accepted.")
+            raise BadRequest(
+                f"{label}: the file is {human_size(upload.size)}; at most {human_size(max_bytes)} is accepted."
+            )
         payloads.append((label, upload.read()))
     for offset, value in enumerate(values):
         label = f"{field}[{len(uploads) + offset}]"
@@ -78,8 +80,10 @@ def _decode_base64(label, value, max_bytes):
     text = value.strip()
     match = DATA_URL.match(text)
     if match:
-        text = text[match.end():]
-    elif URL_SCHEME.match(text) or (PATH_START.match(text) and (len(text) < SHORTEST_PLAUSIBLE_IMAGE or not BASE64_ALPHABET.match(text))):
+        text = text[match.end() :]
+    elif URL_SCHEME.match(text) or (
+        PATH_START.match(text) and (len(text) < SHORTEST_PLAUSIBLE_IMAGE or not BASE64_ALPHABET.match(text))
+    ):
         raise BadRequest(f"{label}: looks like a URL or a file path; send the image itself, base64-encoded.")
     text = re.sub(r"\s+", "", text)
     if not text:

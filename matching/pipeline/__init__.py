@@ -8,7 +8,7 @@ Models load once per process, on first use or on an explicit `load()`, through d
 operator can name another deepface model or detector in the settings.
 """
 
-from .core import Analysis, Box, FacePipeline, Face, PipelineConfig, cosine_distance, get_pipeline
+from .core import Analysis, Box, Face, FacePipeline, PipelineConfig, cosine_distance, get_pipeline
 from .weights import WeightsMissing, missing_weights, place_weights, weights_dir
 
 __all__ = [

@@ -79,7 +79,9 @@ class FacePipeline:
                 import dlib
 
                 self._dlib = dlib
-                self._shape_predictor = dlib.shape_predictor(str(weights_dir(self.config.deepface_home) / SHAPE_PREDICTOR))
+                self._shape_predictor = dlib.shape_predictor(
+                    str(weights_dir(self.config.deepface_home) / SHAPE_PREDICTOR)
+                )
                 self._descriptor = self.model.model.model
             self._loaded = True
         return self
@@ -123,7 +125,9 @@ class FacePipeline:
         scale = self.config.detect_max_side / longest
         import cv2
 
-        small = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+        )
         return small, scale
 
     def _embed(self, rgb, box, region, scale):
@@ -143,13 +147,23 @@ class FacePipeline:
             return None if point is None else (int(point[0] / scale), int(point[1] / scale))
 
         full = FacialAreaRegion(
-            x=int(region.x / scale), y=int(region.y / scale), w=int(region.w / scale), h=int(region.h / scale),
-            left_eye=up(region.left_eye), right_eye=up(region.right_eye), confidence=region.confidence,
+            x=int(region.x / scale),
+            y=int(region.y / scale),
+            w=int(region.w / scale),
+            h=int(region.h / scale),
+            left_eye=up(region.left_eye),
+            right_eye=up(region.right_eye),
+            confidence=region.confidence,
         )
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
         face = detection.extract_face(
-            facial_area=full, img=bgr, align=True, expand_percentage=0,
-            width_border=0, height_border=0, detector_backend=self.config.detector_name,
+            facial_area=full,
+            img=bgr,
+            align=True,
+            expand_percentage=0,
+            width_border=0,
+            height_border=0,
+            detector_backend=self.config.detector_name,
         ).img
         face = preprocessing.resize_image(face.astype(np.float32) / 255.0, self.model.input_shape)
         face = preprocessing.normalize_input(face, normalization="base")

@@ -72,7 +72,9 @@ def test_it_refuses_over_forty_megapixels_before_decoding(authed, monkeypatch):
     huge = make_image_bytes("PNG", size=(8000, 5001), mode="L", color=0)
     loaded = []
     real_load = Image.Image.load
-    monkeypatch.setattr(Image.Image, "load", lambda self: loaded.append(self.size) if self.size == (8000, 5001) else real_load(self))
+    monkeypatch.setattr(
+        Image.Image, "load", lambda self: loaded.append(self.size) if self.size == (8000, 5001) else real_load(self)
+    )
     assert "40.0 megapixels" in error_of(post_match(authed, [huge]))
     assert loaded == []
 
@@ -117,7 +119,14 @@ def test_it_names_the_reference_field_too(authed):
 
 @pytest.mark.parametrize(
     "value",
-    ["https://example.com/face.jpg", "http://127.0.0.1/x.png", "/etc/passwd", "../shared/faces/a.jpg", "~/face.jpg", "file:///etc/hosts"],
+    [
+        "https://example.com/face.jpg",
+        "http://127.0.0.1/x.png",
+        "/etc/passwd",
+        "../shared/faces/a.jpg",
+        "~/face.jpg",
+        "file:///etc/hosts",
+    ],
 )
 def test_it_refuses_strings_that_look_like_locations(authed, value):
     assert "URL or a file path" in error_of(post_match(authed, [value], fmt="json"))
@@ -133,7 +142,9 @@ def test_it_refuses_non_string_json_values(authed):
 
 def test_it_accepts_base64_data_urls(authed, monkeypatch):
     seen = []
-    monkeypatch.setattr("matching.api.faces_match", lambda **kw: seen.append(kw) or (_ for _ in ()).throw(BadRequest("stop")))
+    monkeypatch.setattr(
+        "matching.api.faces_match", lambda **kw: seen.append(kw) or (_ for _ in ()).throw(BadRequest("stop"))
+    )
     png = base64.b64encode(make_image_bytes("PNG", size=(20, 10))).decode()
     response = authed.post("/match", {"image": f"data:image/png;base64,{png}", "reference": [png]}, format="json")
     assert error_of(response) == "stop"

@@ -100,7 +100,10 @@ class FakeTwilioHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", 0))
         form = {key: values[0] for key, values in parse_qs(self.rfile.read(length).decode()).items()}
         expected = "Basic " + b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode()
-        if self.path != f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json" or self.headers.get("Authorization") != expected:
+        if (
+            self.path != f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
+            or self.headers.get("Authorization") != expected
+        ):
             return self.answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
         if form.get("From") != TWILIO_SENDER:
             return self.answer(400, {"code": 21212, "message": "Invalid From Number", "status": 400})
@@ -164,7 +167,9 @@ def mails():
 def database_url(settings_dict):
     user = quote(settings_dict["USER"] or "")
     password = f":{quote(settings_dict['PASSWORD'])}" if settings_dict.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{settings_dict['HOST']}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+    return (
+        f"postgres://{user}{password}@{settings_dict['HOST']}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -216,9 +221,23 @@ def worker(django_db_setup, delivery_queue, texts, mails, tmp_path_factory):
         "FACENITION_CODE_LIFETIME_SECONDS": str(settings.FACENITION_CODE_LIFETIME_SECONDS),
     }
     command = [
-        sys.executable, "-m", "celery", "-A", "facenition", "worker", "--queues", delivery_queue,
-        "--hostname", f"{delivery_queue}@%h", "--pool", "solo", "--loglevel", "INFO",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "facenition",
+        "worker",
+        "--queues",
+        delivery_queue,
+        "--hostname",
+        f"{delivery_queue}@%h",
+        "--pool",
+        "solo",
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
     ]
     with log_path.open("w") as log_file:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)

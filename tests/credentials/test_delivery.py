@@ -18,7 +18,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def recorded(email, **statuses):
     return wait_for(
-        lambda: Verification.objects.filter(email=email, **statuses).first(), what=f"the verification to show {statuses}"
+        lambda: Verification.objects.filter(email=email, **statuses).first(),
+        what=f"the verification to show {statuses}",
     )
 
 

@@ -135,7 +135,9 @@ def test_the_version_decides_the_behaviour(api, pair, path, headers, status):
 def test_a_pair_verified_at_the_last_moment_has_a_full_lifetime_to_ask_for_its_token(api, pair):
     email, phone = pair
     verification = Verification.start(email=email, phone=phone, now=timezone.now() - timedelta(minutes=9, seconds=59))
-    confirmed = confirm_codes(api, email, phone, verification.code_for(Channel.EMAIL), verification.code_for(Channel.SMS))
+    confirmed = confirm_codes(
+        api, email, phone, verification.code_for(Channel.EMAIL), verification.code_for(Channel.SMS)
+    )
     assert confirmed.json()["expires_in"] == 600
     time.sleep(1.5)  # the codes' own ten minutes are now over
 

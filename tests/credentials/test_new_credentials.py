@@ -34,7 +34,9 @@ def test_it_records_both_codes_sent(api, pair, delivered_codes):
     delivered_codes(*pair)
 
     verification = wait_for(
-        lambda: Verification.objects.filter(email=pair[0], email_status=Delivery.SENT, sms_status=Delivery.SENT).first(),
+        lambda: Verification.objects.filter(
+            email=pair[0], email_status=Delivery.SENT, sms_status=Delivery.SENT
+        ).first(),
         what="both deliveries recorded",
     )
     assert verification.email_sent_at and verification.sms_sent_at
@@ -56,7 +58,9 @@ def everything_stored():
     return "\n".join(rows)
 
 
-def test_no_plaintext_code_reaches_the_database_the_broker_or_the_logs(api, pair, worker, mails, texts, published, caplog):
+def test_no_plaintext_code_reaches_the_database_the_broker_or_the_logs(
+    api, pair, worker, mails, texts, published, caplog
+):
     caplog.set_level(logging.DEBUG)
     email, phone = pair
 
@@ -192,7 +196,10 @@ def test_it_answers_502_and_marks_nothing_sent_when_the_broker_is_down(api, pair
         response = request_codes(api, email, phone)
 
     assert response.status_code == 502
-    assert response.json() == {"ok": False, "error": "The codes could not be queued for sending; try again in a moment."}
+    assert response.json() == {
+        "ok": False,
+        "error": "The codes could not be queued for sending; try again in a moment.",
+    }
     verification = Verification.objects.get(email=email)
     assert verification.email_status == Delivery.FAILED and verification.sms_status == Delivery.FAILED
     assert "not queued" in verification.email_error
@@ -203,7 +210,9 @@ def test_it_answers_502_and_marks_nothing_sent_when_the_broker_is_down(api, pair
 def test_a_resend_the_broker_refuses_leaves_nothing_marked_sent(api, pair, delivered_codes, broker_down):
     email, phone = pair
     delivered_codes(email, phone)
-    wait_for(lambda: Verification.objects.filter(email=email, email_status=Delivery.SENT, sms_status=Delivery.SENT).exists())
+    wait_for(
+        lambda: Verification.objects.filter(email=email, email_status=Delivery.SENT, sms_status=Delivery.SENT).exists()
+    )
 
     with broker_down():
         response = request_codes(api, email, phone)

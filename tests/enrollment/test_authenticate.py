@@ -71,7 +71,7 @@ def test_authenticate_refuses_another_accuracy_and_says_which(authed, enroll, ph
 def test_authenticate_refuses_a_tampered_token(authed, enroll, photo, position):
     token = enroll("deepface-a")["token"]
     index = position % len(token)
-    tampered = token[:index] + ("A" if token[index] != "A" else "B") + token[index + 1:]
+    tampered = token[:index] + ("A" if token[index] != "A" else "B") + token[index + 1 :]
     response = authenticate(authed, tampered, [photo(GENUINE)])
     assert response.status_code == 400
     assert response.json()["error"].startswith("token: not a valid identity token")
@@ -109,7 +109,11 @@ def test_authenticate_answers_410_for_an_expired_token(authed, enroll, photo, mo
 
 
 def test_authenticate_needs_a_token_and_an_image(authed, enroll, photo):
-    assert authed.post("/authenticate", {"image": [photo(GENUINE).b64()]}, format="json").json()["error"].startswith("token:")
+    assert (
+        authed.post("/authenticate", {"image": [photo(GENUINE).b64()]}, format="json")
+        .json()["error"]
+        .startswith("token:")
+    )
     token = enroll("deepface-a")["token"]
     assert authed.post("/authenticate", {"token": token}, format="json").json()["error"].startswith("image:")
 

@@ -41,7 +41,12 @@ def test_the_enrolled_embedding_opens_its_commitment_and_a_stranger_does_not():
     stranger = np.random.default_rng(8).standard_normal(128)
     assert open_commitment(token.commitment, embedding=stranger, **opened) is None
     # The same face under another server secret does not open it either.
-    assert open_commitment(token.commitment, embedding=embedding, enrollment_id=token.enrollment_id.bytes, secret=b"x" * 40) is None
+    assert (
+        open_commitment(
+            token.commitment, embedding=embedding, enrollment_id=token.enrollment_id.bytes, secret=b"x" * 40
+        )
+        is None
+    )
 
 
 FORK_AFTER_WARM_UP = """

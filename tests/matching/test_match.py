@@ -29,7 +29,10 @@ def answer(response):
 
 def distinct_photos(people):
     # Some files are the same photo at another resolution; a pair of those proves nothing.
-    return {identity: [p for p in photos if "480p" not in p.file and "1080p" not in p.file] for identity, photos in people.items()}
+    return {
+        identity: [p for p in photos if "480p" not in p.file and "1080p" not in p.file]
+        for identity, photos in people.items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +99,10 @@ def test_base64_json_works_like_multipart(authed, photo):
 
 def test_a_photo_without_a_face_is_refused_by_name(authed, photo):
     blank = make_image_bytes("JPEG", size=(640, 480), color=(90, 90, 90))
-    data = {"image": [upload("a.jpg", photo("deepface-a_img1.jpg").read())], "reference": [upload("r", photo("deepface-a_img2.jpg").read()), upload("b.jpg", blank)]}
+    data = {
+        "image": [upload("a.jpg", photo("deepface-a_img1.jpg").read())],
+        "reference": [upload("r", photo("deepface-a_img2.jpg").read()), upload("b.jpg", blank)],
+    }
     response = authed.post("/match", data, format="multipart")
     assert response.status_code == 400
     assert response.json()["error"].startswith("reference[1]: no face found")

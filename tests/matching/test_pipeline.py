@@ -37,7 +37,9 @@ def test_embedding_is_the_dlib_descriptor(photo):
 def test_detection_size_barely_changes_the_embedding(photo):
     pixels = decode_image("image[0]", photo("deepface-c_img3.jpg").read()).pixels
     small = FacePipeline(PipelineConfig(detect_max_side=480, deepface_home=face_pipeline().config.deepface_home))
-    distance = cosine_distance(small.analyse(pixels).largest.embedding, face_pipeline().analyse(pixels).largest.embedding)
+    distance = cosine_distance(
+        small.analyse(pixels).largest.embedding, face_pipeline().analyse(pixels).largest.embedding
+    )
     assert distance < 0.01
 
 

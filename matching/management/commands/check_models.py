@@ -15,7 +15,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         pipeline = face_pipeline()
         config = pipeline.config
-        self.stdout.write(f"model {config.model_name}, detector {config.detector_name}, weights in {weights_dir(config.deepface_home)}")
+        self.stdout.write(
+            f"model {config.model_name}, detector {config.detector_name}, weights in {weights_dir(config.deepface_home)}"
+        )
         started = time.perf_counter()
         try:
             pipeline.load()
@@ -24,5 +26,7 @@ class Command(BaseCommand):
         loaded = time.perf_counter() - started
         blank = np.full((240, 320, 3), 127, dtype=np.uint8)
         faces = pipeline.analyse(blank).faces
-        self.stdout.write(f"loaded in {loaded:.2f} s; a blank test image gave {len(faces)} face(s), as it should give 0")
+        self.stdout.write(
+            f"loaded in {loaded:.2f} s; a blank test image gave {len(faces)} face(s), as it should give 0"
+        )
         self.stdout.write(self.style.SUCCESS("models OK"))
