@@ -71,4 +71,4 @@ bench: setup-dev
 	test -d /usr/share/opencv4/haarcascades || (apt-get update -qq && apt-get install -y -qq opencv-data) \
 		|| echo "opencv-data could not be installed: bench.pipeline will leave deepface's default call out"
 	$(PY) -m bench.pipeline
-	$(PY) -m bench.http --database-url $(BENCH_DATABASE_URL)
+	$(PY) -m bench.over_http --database-url $(BENCH_DATABASE_URL)

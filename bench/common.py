@@ -12,10 +12,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def require_module_run(package):
-    """Stops a benchmark started as a file: its folder on sys.path would shadow the stdlib `http`."""
+    """Stops a benchmark started as a file: its folder would come first on sys.path, before the project."""
     if package != "bench":
         sys.exit(
-            "run the benchmarks from the project root as modules: `python -m bench.pipeline`, `python -m bench.http`"
+            "run the benchmarks from the project root as modules: `python -m bench.pipeline`, `python -m bench.over_http`"
         )
 
 

@@ -1,6 +1,6 @@
 """`/match` over HTTP against the server as the Procfile starts it.
 
-    python -m bench.http [--database-url URL] [--redis-url URL] [--requests 30] [--seconds 45] [--skip-no-preload]
+    python -m bench.over_http [--database-url URL] [--redis-url URL] [--requests 30] [--seconds 45] [--skip-no-preload]
 
 It migrates the benchmark database, then for each server set-up starts
 `gunicorn facenition.wsgi --config facenition/gunicorn.conf.py` on a free port of 127.0.0.1, asks
