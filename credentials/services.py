@@ -11,8 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
-from facenition.api.errors import Conflict, Forbidden, Gone, Missing, TooManyRequests, Unauthorized, UpstreamFailure
 from facenition.api.ratelimits import rate_limit_count
+from facenition.errors import Conflict, Forbidden, Gone, NotFound, TooManyRequests, Unauthorized, UpstreamFailure
 
 from .delivery import DeliveryFailed, email_send, sms_send
 from .models import Channel, ClientToken, Delivery, Verification, secret_digest
@@ -80,7 +80,7 @@ def client_token_describe(*, raw):
     """What /token tells about a presented token; unknown → 404, revoked or expired → 410."""
     token = client_token_find(raw=raw) if raw else None
     if token is None:
-        raise Missing("No such client token.")
+        raise NotFound("No such client token.")
     if token.is_revoked():
         raise Gone(f"This client token was revoked at {token.revoked_at.isoformat()}.")
     if token.is_expired():
@@ -182,7 +182,7 @@ def verification_confirm(*, email, phone, email_code, sms_code):
     with transaction.atomic():
         verification = verification_current(email=email, phone=phone, for_update=True)
         if verification is None:
-            raise Missing("No verification for this email and phone: ask /v2/new-credentials for codes first.")
+            raise NotFound("No verification for this email and phone: ask /v2/new-credentials for codes first.")
         if verification.is_verified():
             raise Conflict("This email and phone are already verified; ask /v2/generateToken for the client token.")
         if verification.is_expired():

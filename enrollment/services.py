@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from credentials.models import secret_digest
-from facenition.api.errors import BadRequest, Forbidden, Gone, Missing, TooManyRequests
+from facenition.errors import BadRequest, Forbidden, Gone, NotFound, TooManyRequests
 from matching.accuracy import DEFAULT_ACCURACY, MATCH_THRESHOLDS, MIN_ACCURACY
 from matching.services import cosine_distance, faces_read, mean_embedding
 
@@ -212,7 +212,7 @@ def enrollment_revoke(*, client, token="", enrollment_id=None):
     elif enrollment_id is not None:
         enrollment = Enrollment.objects.filter(pk=enrollment_id).first()
         if enrollment is None:
-            raise Missing("No enrollment with this id.")
+            raise NotFound("No enrollment with this id.")
         if enrollment.client_id != client.pk:
             raise Forbidden("This enrollment belongs to another client.")
     else:

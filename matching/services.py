@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 
-from facenition.api.errors import BadRequest
+from facenition.errors import BadRequest
 
 from .accuracy import is_match, strictest_matching_level
 from .pipeline import PipelineConfig, cosine_distance, get_pipeline

@@ -1,5 +1,5 @@
-"""One application error class and one exception handler: every failure answers
-`{"ok": false, "error": "..."}` with a status an API consumer can act on."""
+"""One exception handler: every failure, an application error (`facenition.errors`) or anything
+else, answers `{"ok": false, "error": "..."}` with a status an API consumer can act on."""
 
 import logging
 
@@ -8,6 +8,8 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyF
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 
+from facenition.errors import ApplicationError, human_size
+
 from .middleware import current_request_id
 
 NON_FIELD_ERRORS = "non_field_errors"
@@ -15,65 +17,11 @@ NON_FIELD_ERRORS = "non_field_errors"
 log = logging.getLogger("facenition.api")
 
 
-class ApiError(Exception):
-    """A failure the caller can act on. `status` is the HTTP status of the answer."""
-
-    status = 400
-
-    def __init__(self, message, status=None, headers=None):
-        super().__init__(message)
-        self.message = message
-        if status is not None:
-            self.status = status
-        self.headers = headers or {}
-
-
-class BadRequest(ApiError):
-    status = 400
-
-
-class Unauthorized(ApiError):
-    status = 401
-
-
-class Forbidden(ApiError):
-    status = 403
-
-
-class Missing(ApiError):
-    status = 404
-
-
-class Conflict(ApiError):
-    status = 409
-
-
-class Gone(ApiError):
-    status = 410
-
-
-class TooManyRequests(ApiError):
-    status = 429
-
-    def __init__(self, message, retry_after=None):
-        headers = {"Retry-After": str(int(retry_after))} if retry_after else None
-        super().__init__(message, headers=headers)
-
-
-class UpstreamFailure(ApiError):
-    status = 502
-
-
 def envelope(message, status, headers=None):
     response = JsonResponse({"ok": False, "error": message}, status=status)
     for name, value in (headers or {}).items():
         response[name] = value
     return response
-
-
-def human_size(n):
-    """A byte count as error messages state limits: "10 MB", or "512 KB" below a megabyte."""
-    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB"
 
 
 def describe_validation_error(detail, path=""):
@@ -119,7 +67,7 @@ def _drf_status(exc):
 
 
 def exception_handler(exc, context=None):
-    if isinstance(exc, ApiError):
+    if isinstance(exc, ApplicationError):
         return envelope(exc.message, exc.status, exc.headers)
     if isinstance(exc, drf.APIException):
         headers = {}

@@ -36,7 +36,9 @@ class RequestSizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from .errors import envelope, human_size  # errors imports this module
+        from facenition.errors import human_size
+
+        from .errors import envelope  # errors imports this module
 
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)

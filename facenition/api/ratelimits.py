@@ -30,7 +30,7 @@ from django_ratelimit.core import get_usage
 from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
-from .errors import TooManyRequests, UpstreamFailure
+from facenition.errors import TooManyRequests, UpstreamFailure
 
 log = logging.getLogger("facenition.api")
 

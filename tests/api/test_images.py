@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facenition.api.errors import BadRequest
 from facenition.api.images import decode_image
+from facenition.errors import BadRequest
 from tests.conftest import make_image_bytes, upload
 
 pytestmark = pytest.mark.django_db
