@@ -2,6 +2,7 @@
 the endpoints."""
 
 import json
+import shutil
 import subprocess
 import sys
 import uuid
@@ -72,3 +73,59 @@ def test_a_worker_forked_after_the_warm_up_can_decode():
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [0, 0], result.stderr
+
+
+LOAD_FROM_CACHE = """
+import sys
+from enrollment.protection import code
+code.use_cache_dir(sys.argv[1])
+if sys.argv[2] == "cached-only":
+    def refuse():
+        raise SystemExit("the code was built, not loaded from the cache")
+    code._build = refuse
+key = code.random_key()
+decoded, errors = code.decode(code.encode(key))
+assert (decoded == key).all() and errors == 0
+print(code.correctable_errors())
+"""
+
+
+def in_a_new_process(cache_dir, mode):
+    return subprocess.run(
+        [sys.executable, "-c", LOAD_FROM_CACHE, str(cache_dir), mode],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def built_cache(tmp_path_factory):
+    """A cache file written by a process that had to build the code."""
+    folder = tmp_path_factory.mktemp("code-cache")
+    built = in_a_new_process(folder, "build-if-needed")
+    assert built.returncode == 0, built.stderr
+    assert built.stdout == "219\n"
+    return next(folder.iterdir())
+
+
+def test_a_new_process_loads_the_code_from_the_cache_the_first_one_wrote(built_cache, tmp_path):
+    assert built_cache.name == "bch-1023-439-galois-0.4.11.npz"
+    shutil.copy(built_cache, tmp_path)
+    loaded = in_a_new_process(tmp_path, "cached-only")
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout == "219\n"
+
+
+def test_an_altered_cache_file_is_not_used_and_is_rebuilt(built_cache, tmp_path):
+    altered = tmp_path / built_cache.name
+    content = bytearray(built_cache.read_bytes())
+    content[-100] ^= 0xFF
+    altered.write_bytes(bytes(content))
+    refused = in_a_new_process(tmp_path, "cached-only")
+    assert refused.returncode != 0
+    assert "does not match its hash" in refused.stderr
+    rebuilt = in_a_new_process(tmp_path, "build-if-needed")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert altered.read_bytes() == built_cache.read_bytes()
