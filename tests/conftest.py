@@ -8,6 +8,18 @@ from rest_framework.test import APIClient
 
 from facenition.faceset import FaceSetMissing, labelled_photos
 
+# A test that asks for one of these fixtures, directly or through another, carries the marker:
+# `make test-fast` leaves out the tests that need the face models, a Celery worker or the fake
+# SMTP and SMS servers.
+MARKER_OF_FIXTURE = {"face_photos": "faces", "worker": "worker", "mails": "network", "texts": "network"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, marker in MARKER_OF_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+
 
 @pytest.fixture(scope="session")
 def face_photos():
