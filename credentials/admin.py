@@ -1,11 +1,13 @@
-from django.contrib import admin, messages
+from django.contrib import admin
+
+from facenition.admin import ReadOnlyModelAdmin
 
 from .models import ClientToken, Verification
 from .services import client_token_revoke, verification_expire
 
 
 @admin.register(ClientToken)
-class ClientTokenAdmin(admin.ModelAdmin):
+class ClientTokenAdmin(ReadOnlyModelAdmin):
     list_display = (
         "prefix",
         "name",
@@ -31,23 +33,20 @@ class ClientTokenAdmin(admin.ModelAdmin):
         "revoked_at",
         "last_used_at",
     )
-    readonly_fields = fields
     actions = ["revoke_tokens"]
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description="Revoke selected client tokens")
     def revoke_tokens(self, request, queryset):
-        count = 0
-        for token in queryset.filter(revoked_at__isnull=True):
-            client_token_revoke(token=token)
-            count += 1
-        self.message_user(request, f"Revoked {count} client token(s).", messages.SUCCESS)
+        self.act_on_each(
+            request,
+            queryset.filter(revoked_at__isnull=True),
+            lambda token: client_token_revoke(token=token),
+            "Revoked {count} client token(s).",
+        )
 
 
 @admin.register(Verification)
-class VerificationAdmin(admin.ModelAdmin):
+class VerificationAdmin(ReadOnlyModelAdmin):
     list_display = (
         "id",
         "masked_email",
@@ -89,16 +88,13 @@ class VerificationAdmin(admin.ModelAdmin):
         "spent_at",
         "client_token",
     )
-    readonly_fields = fields
     actions = ["expire_verifications"]
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description="Expire selected verifications")
     def expire_verifications(self, request, queryset):
-        count = 0
-        for verification in queryset:
-            verification_expire(verification=verification)
-            count += 1
-        self.message_user(request, f"Expired {count} verification(s).", messages.SUCCESS)
+        self.act_on_each(
+            request,
+            queryset,
+            lambda verification: verification_expire(verification=verification),
+            "Expired {count} verification(s).",
+        )

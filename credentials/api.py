@@ -4,8 +4,7 @@ import phonenumbers
 from rest_framework import serializers
 
 from facenition.api.auth import presented_client_token
-from facenition.api.ratelimits import PerClientIp
-from facenition.api.views import FacenitionViewSet
+from facenition.api.views import PublicViewSet
 
 from .services import (
     client_token_describe,
@@ -56,21 +55,16 @@ class PairInputSerializer(serializers.Serializer):
     phone = E164PhoneField()
 
 
-class ClientTokenViewSet(FacenitionViewSet):
+class ClientTokenViewSet(PublicViewSet):
     """`/generateToken` (v1: issues at once) and `/token` (introspection)."""
-
-    authentication_classes = []
-    permission_classes = []
-    throttle_classes = [PerClientIp]
 
     class IssueInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
         email = serializers.EmailField(required=False, allow_blank=True, default="")
 
     def generate(self, request, *args, **kwargs):
-        data = self.IssueInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        token, raw = client_token_issue(api_version=request.version, **data.validated_data)
+        data = self._input(self.IssueInputSerializer, request)
+        token, raw = client_token_issue(api_version=request.version, **data)
         return self.ok({"token": raw, "expires_at": token.expires_at.isoformat()}, status=201)
 
     def describe(self, request, *args, **kwargs):
@@ -87,47 +81,38 @@ class ClientTokenViewSet(FacenitionViewSet):
         )
 
 
-class VerifiedClientTokenViewSet(FacenitionViewSet):
+class VerifiedClientTokenViewSet(PublicViewSet):
     """`/v2/generateToken`: a client token for an email + phone pair that proved it owns both."""
 
     min_version = 2
-    authentication_classes = []
-    permission_classes = []
-    throttle_classes = [PerClientIp]
 
     class IssueInputSerializer(PairInputSerializer):
         name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
     def generate(self, request, *args, **kwargs):
-        data = self.IssueInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        token, raw = client_token_issue_verified(api_version=request.version, **data.validated_data)
+        data = self._input(self.IssueInputSerializer, request)
+        token, raw = client_token_issue_verified(api_version=request.version, **data)
         return self.ok({"token": raw, "expires_at": token.expires_at.isoformat()}, status=201)
 
 
-class VerificationViewSet(FacenitionViewSet):
+class VerificationViewSet(PublicViewSet):
     """`/v2/new-credentials` sends an email code and an SMS code; `/v2/authenticate-credentials`
     checks them."""
 
     min_version = 2
-    authentication_classes = []
-    permission_classes = []
-    throttle_classes = [PerClientIp]
 
     class ConfirmInputSerializer(PairInputSerializer):
         email_code = CodeField()
         sms_code = CodeField()
 
     def request_codes(self, request, *args, **kwargs):
-        data = PairInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        verification = verification_request(**data.validated_data)
+        data = self._input(PairInputSerializer, request)
+        verification = verification_request(**data)
         return self.ok({"verification": str(verification.pk), "expires_in": verification.seconds_left()}, status=202)
 
     def confirm(self, request, *args, **kwargs):
-        data = self.ConfirmInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        verification = verification_confirm(**data.validated_data)
+        data = self._input(self.ConfirmInputSerializer, request)
+        verification = verification_confirm(**data)
         return self.ok(
             {"verified": True, "verification": str(verification.pk), "expires_in": verification.seconds_left()}
         )

@@ -1,5 +1,7 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.utils import timezone
+
+from facenition.admin import ReadOnlyModelAdmin
 
 from .models import Enrollment
 from .services import enrollment_revoke
@@ -26,7 +28,7 @@ class StateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(admin.ModelAdmin):
+class EnrollmentAdmin(ReadOnlyModelAdmin):
     list_display = (
         "id",
         "subject",
@@ -57,16 +59,13 @@ class EnrollmentAdmin(admin.ModelAdmin):
         "last_success_at",
         "locked_at",
     )
-    readonly_fields = fields
     actions = ["revoke_enrollments"]
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description="Revoke selected enrollments")
     def revoke_enrollments(self, request, queryset):
-        count = 0
-        for enrollment in queryset.filter(revoked_at__isnull=True).select_related("client"):
-            enrollment_revoke(client=enrollment.client, enrollment_id=enrollment.pk)
-            count += 1
-        self.message_user(request, f"Revoked {count} enrollment(s).", messages.SUCCESS)
+        self.act_on_each(
+            request,
+            queryset.filter(revoked_at__isnull=True).select_related("client"),
+            lambda enrollment: enrollment_revoke(client=enrollment.client, enrollment_id=enrollment.pk),
+            "Revoked {count} enrollment(s).",
+        )

@@ -31,11 +31,6 @@ class EnrollmentViewSet(FacenitionViewSet):
         accuracy = AccuracyField(default=None)
         expires_in = serializers.IntegerField(min_value=1, required=False, default=None)
 
-    def _input(self, serializer_class, request):
-        data = serializer_class(data=request.data)
-        data.is_valid(raise_exception=True)
-        return data.validated_data
-
     @staticmethod
     def _issued(enrollment, token):
         return {

@@ -17,11 +17,10 @@ class MatchViewSet(FacenitionViewSet):
         accuracy = AccuracyField()
 
     def match(self, request, *args, **kwargs):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self._input(self.InputSerializer, request)
         images = images_from_request(request, "image")
         references = images_from_request(request, "reference")
-        result = faces_match(images=images, references=references, accuracy=data.validated_data["accuracy"])
+        result = faces_match(images=images, references=references, accuracy=data["accuracy"])
         return self.ok(
             {
                 "match": result.match,
