@@ -6,4 +6,4 @@ class MatchingConfig(AppConfig):
     verbose_name = "Face matching"
 
     def ready(self):
-        from facenition import checks  # noqa: F401  registers the start-up checks
+        from . import checks  # noqa: F401  registers the start-up checks
