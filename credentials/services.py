@@ -11,11 +11,12 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
-from facenition.api.ratelimits import rate_limit_count
 from facenition.errors import Conflict, Forbidden, Gone, NotFound, TooManyRequests, Unauthorized, UpstreamFailure
+from facenition.ratelimits import rate_limit_count
 
 from .delivery import DeliveryFailed, email_send, sms_send
 from .models import Channel, ClientToken, Delivery, Verification, secret_digest
+from .tasks import deliver_code
 
 log = logging.getLogger("facenition.credentials")
 
@@ -123,8 +124,6 @@ def verification_request(*, email, phone):
 
 
 def _queue_code_deliveries(verification_id):
-    from .tasks import deliver_code
-
     channels = list(Channel.values)
     for index, channel in enumerate(channels):
         try:

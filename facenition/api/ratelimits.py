@@ -3,10 +3,8 @@
 
 On a viewset, name who is counted; the rate comes from a setting:
 
-    class SignupViewSet(FacenitionViewSet):           # no client token: per client IP
-        authentication_classes = []
-        permission_classes = []
-        throttle_classes = [PerClientIp]              # FACENITION_RATE_LIMIT_PER_IP
+    class SignupViewSet(PublicViewSet):               # no client token: per client IP
+        ...                                           # FACENITION_RATE_LIMIT_PER_IP (PublicViewSet's)
 
     class EnrollmentViewSet(FacenitionViewSet):       # face endpoints: per client token
         throttle_classes = [PerClientToken]           # FACENITION_RATE_LIMIT_PER_TOKEN
@@ -16,26 +14,19 @@ one. For another rate, subclass and point `rate_setting` at another setting. The
 authentication, so `PerClientToken` counts the token that was accepted.
 
 To limit something that is not a request (codes sent per email + phone pair), a service calls
-`rate_limit_count(group=..., key=..., rate=..., message=...)`.
+`facenition.ratelimits.rate_limit_count(group=..., key=..., rate=..., message=...)`.
 
 Over the limit: 429 with Retry-After. Store unreachable: 502, the request is not served.
 """
 
 import ipaddress
-import logging
 
 from django.conf import settings
-from django.db import DatabaseError
-from django_ratelimit.core import get_usage
-from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
-from facenition.errors import TooManyRequests, UpstreamFailure
-
-log = logging.getLogger("facenition.api")
+from facenition.ratelimits import rate_limit_count
 
 IPV6_NETWORK_BITS = 64  # one subscriber usually holds a whole /64
-STORE_DOWN = "The rate-limit store is unreachable, so this endpoint is not serving requests; try again shortly."
 
 
 def client_ip(request):
@@ -57,28 +48,10 @@ def client_ip(request):
     return str(ip)
 
 
-def rate_limit_count(*, group, key, rate, message):
-    """Counts one event for `key` within `group`. Raises TooManyRequests (with Retry-After) once
-    more than `rate` events fall in the current window, UpstreamFailure when the store is down."""
-    try:
-        usage = get_usage(None, group=group, key=lambda _group, _request: key, rate=rate, increment=True)
-    except (RedisError, DatabaseError, OSError) as error:
-        log.error("rate limit store unreachable: %s", error)
-        raise UpstreamFailure(STORE_DOWN) from None
-    if usage is None:  # RATELIMIT_ENABLE is off
-        return
-    # django-ratelimit's answer when the store could not count. Not `time_left < 0` alone: that
-    # also happens when the window closes while the count is being taken.
-    if usage["count"] == 0 and usage["limit"] == 0:
-        raise UpstreamFailure(STORE_DOWN)
-    if usage["should_limit"]:
-        raise TooManyRequests(message, retry_after=max(1, usage["time_left"]))
-
-
 class RateLimit(BaseThrottle):
     """A DRF throttle that counts with django-ratelimit and answers through the error classes."""
 
-    rate_setting = None
+    rate_setting: str  # the name of the setting that holds the rate
 
     def key(self, request, view):
         raise NotImplementedError

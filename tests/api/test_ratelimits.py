@@ -2,8 +2,8 @@ import zlib
 
 import pytest
 
-from facenition.api.ratelimits import rate_limit_count
 from facenition.errors import TooManyRequests
+from facenition.ratelimits import rate_limit_count
 
 
 class TickingClock:
