@@ -2,12 +2,12 @@
 with a real database but no provider says that its codes go to the log."""
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 
 @register()
 def delivery_configured(app_configs, **kwargs):
-    problems = []
+    problems: list[CheckMessage] = []
     if settings.TWILIO_ACCOUNT_SID and not (settings.TWILIO_AUTH_TOKEN and settings.TWILIO_DEFAULT_CALLERID):
         problems.append(
             Error(

@@ -159,7 +159,7 @@ def correctable_errors() -> int:
 
 
 def random_key() -> Bits:
-    return np.frombuffer(secrets.token_bytes(KEY_BITS), dtype=np.uint8) & 1
+    return np.frombuffer(secrets.token_bytes(KEY_BITS), dtype=np.uint8) & np.uint8(1)
 
 
 def encode(key_bits: Bits) -> Bits:

@@ -71,8 +71,9 @@ def exception_handler(exc, context=None):
         return envelope(exc.message, exc.status, exc.headers)
     if isinstance(exc, drf.APIException):
         headers = {}
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
+        wait = getattr(exc, "wait", None)
+        if wait:
+            headers["Retry-After"] = str(int(wait))
         return envelope(_drf_message(exc), _drf_status(exc), headers)
     if isinstance(exc, Http404):
         return envelope("Not found.", 404)

@@ -5,6 +5,7 @@ answered 404. An endpoint that exists only from some version on declares `min_ve
 """
 
 import re
+from typing import TYPE_CHECKING
 
 from rest_framework.exceptions import NotFound
 from rest_framework.versioning import BaseVersioning
@@ -24,14 +25,20 @@ class FacenitionVersioning(BaseVersioning):
         return version
 
 
-class VersionedEndpointMixin:
+if TYPE_CHECKING:
+    from rest_framework.views import APIView as _View
+else:
+    _View = object  # importing DRF's views here would import this module's own setting: a cycle
+
+
+class VersionedEndpointMixin(_View):
     """Lets a view say from which API version on it exists (`min_version = 2`)."""
 
     min_version = 1
 
     def determine_version(self, request, *args, **kwargs):
         version, scheme = super().determine_version(request, *args, **kwargs)
-        if int(version) < self.min_version:
+        if version is not None and int(version) < self.min_version:
             endpoint = re.sub(r"^/v\d+/", "/", request.path)
             raise NotFound(
                 f"{endpoint} exists only from API v{self.min_version} on: "
