@@ -306,7 +306,7 @@ def pipeline_yardstick(faces_dir, repeat=7):
     """Two in-process pipeline runs on the photos /match gets (decode_image + analyse): median wall and CPU seconds."""
     import numpy as np
 
-    from facenition.api.images import decode_image
+    from matching.pipeline import decode_image
     from matching.services import face_pipeline
 
     pipeline = face_pipeline().load()
@@ -327,7 +327,7 @@ def parallel_ceiling(faces_dir, seconds=8):
     photos in two forked processes ÷ in one. Other jobs on a shared machine lower it."""
     import multiprocessing
 
-    from facenition.api.images import decode_image
+    from matching.pipeline import decode_image
     from matching.services import face_pipeline
 
     pipeline = face_pipeline().warm_up()

@@ -42,9 +42,8 @@ from django.conf import settings  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from bench.common import load, machine, percentile, table  # noqa: E402
-from facenition.api.images import decode_image  # noqa: E402
 from facenition.faceset import labelled_photos  # noqa: E402
-from matching.pipeline import DESCRIPTOR, SHAPE_PREDICTOR, cosine_distance, weights_dir  # noqa: E402
+from matching.pipeline import DESCRIPTOR, SHAPE_PREDICTOR, cosine_distance, decode_image, weights_dir  # noqa: E402
 from matching.services import face_pipeline  # noqa: E402
 
 WARM_UP_PHOTOS = 3

@@ -26,3 +26,32 @@ def delivery_configured(app_configs, **kwargs):
                 )
             )
     return problems
+
+
+@register()
+def broker_redelivers_within_a_codes_life(app_configs, **kwargs):
+    """A task whose worker died comes back after the visibility timeout: while its code still works,
+    and not before the longest retry back-off, which the broker also holds unacknowledged."""
+    visibility = settings.FACENITION_BROKER_VISIBILITY_SECONDS
+    lifetime = settings.FACENITION_CODE_LIFETIME_SECONDS
+    retries = settings.FACENITION_DELIVERY_MAX_RETRIES
+    longest_backoff = settings.FACENITION_DELIVERY_RETRY_SECONDS * 2 ** (retries - 1) if retries > 0 else 0
+    problems = []
+    if visibility >= lifetime:
+        problems.append(
+            Error(
+                f"FACENITION_BROKER_VISIBILITY_SECONDS ({visibility}) must be below "
+                f"FACENITION_CODE_LIFETIME_SECONDS ({lifetime}): a code whose worker died would come back expired.",
+                id="credentials.E030",
+            )
+        )
+    if visibility <= longest_backoff:
+        problems.append(
+            Error(
+                f"FACENITION_BROKER_VISIBILITY_SECONDS ({visibility}) must be above the longest retry back-off "
+                f"({longest_backoff} s: FACENITION_DELIVERY_RETRY_SECONDS x 2^(FACENITION_DELIVERY_MAX_RETRIES - 1)), "
+                "or a waiting retry would be delivered twice.",
+                id="credentials.E031",
+            )
+        )
+    return problems

@@ -23,3 +23,34 @@ def secrets_configured(app_configs, **kwargs):
     if len(settings.FACENITION_TOKEN_KEY) < 32:
         problems.append(Error("FACENITION_TOKEN_KEY is shorter than 32 characters.", id="facenition.E003"))
     return problems
+
+
+@register()
+def timeouts_consistent(app_configs, **kwargs):
+    """Each wait fits in the request's deadline, and the deadline in gunicorn's timeout."""
+    problems = []
+    deadline = settings.FACENITION_REQUEST_DEADLINE_SECONDS
+    if deadline >= settings.GUNICORN_TIMEOUT:
+        problems.append(
+            Error(
+                f"FACENITION_REQUEST_DEADLINE_SECONDS ({deadline}) must be below GUNICORN_TIMEOUT "
+                f"({settings.GUNICORN_TIMEOUT}).",
+                id="facenition.E020",
+            )
+        )
+    waits = {
+        "FACENITION_BODY_READ_SECONDS": settings.FACENITION_BODY_READ_SECONDS,
+        "FACENITION_DB_CONNECT_TIMEOUT_SECONDS + FACENITION_DB_STATEMENT_TIMEOUT_SECONDS": (
+            settings.FACENITION_DB_CONNECT_TIMEOUT_SECONDS + settings.FACENITION_DB_STATEMENT_TIMEOUT_SECONDS
+        ),
+        "FACENITION_REDIS_TIMEOUT_SECONDS": settings.FACENITION_REDIS_TIMEOUT_SECONDS,
+    }
+    for name, seconds in waits.items():
+        if not 0 < seconds < deadline:
+            problems.append(
+                Error(
+                    f"{name} ({seconds:g}) must be above 0 and below FACENITION_REQUEST_DEADLINE_SECONDS ({deadline}).",
+                    id="facenition.E021",
+                )
+            )
+    return problems

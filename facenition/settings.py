@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "facenition.api.middleware.RequestIdMiddleware",
+    "facenition.deadline.RequestDeadlineMiddleware",
     "facenition.api.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -84,6 +85,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "facenition.urls"
+# The admin's forms are the only ones that use CSRF; a refusal answers the JSON envelope.
+CSRF_FAILURE_VIEW = "facenition.api.errors.csrf_failure_view"
 WSGI_APPLICATION = "facenition.wsgi.application"
 APPEND_SLASH = False
 
@@ -106,11 +109,42 @@ EMBEDDED_DATABASE = not env("DATABASE_URL")
 DATABASES = {
     "default": dj_database_url.parse(env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60)
 }
+# Every wait on a service a request depends on is bounded, so that a stalled service answers 502
+# within FACENITION_REQUEST_DEADLINE_SECONDS and the worker lives on (checked at start-up).
+# PostgreSQL: connecting (the TCP and start-up handshake, libpq's connect_timeout) and each statement.
+FACENITION_DB_CONNECT_TIMEOUT_SECONDS = envint("FACENITION_DB_CONNECT_TIMEOUT_SECONDS", 3)
+FACENITION_DB_STATEMENT_TIMEOUT_SECONDS = envint("FACENITION_DB_STATEMENT_TIMEOUT_SECONDS", 5)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = FACENITION_DB_CONNECT_TIMEOUT_SECONDS
+    # Not in the test runner's own process, which creates and drops whole databases (the servers it starts have it).
+    if not TESTING:
+        DATABASES["default"]["OPTIONS"]["options"] = (
+            f"-c statement_timeout={FACENITION_DB_STATEMENT_TIMEOUT_SECONDS * 1000}"
+        )
+    # A connection is checked before reuse, so one that died while idle costs a reconnect, not a 502.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Redis (cache and rate limits, broker): connecting and each command.
+FACENITION_REDIS_TIMEOUT_SECONDS = envfloat("FACENITION_REDIS_TIMEOUT_SECONDS", 2)
+# The whole request, from the first byte of its body to the answer; below gunicorn's timeout.
+FACENITION_REQUEST_DEADLINE_SECONDS = envint("FACENITION_REQUEST_DEADLINE_SECONDS", 30)
+# How long a client may take to send its body; a slower one gets 408 and its thread back.
+FACENITION_BODY_READ_SECONDS = envint("FACENITION_BODY_READ_SECONDS", 20)
+# gunicorn's own timeout (facenition/gunicorn.conf.py reads the same variable).
+GUNICORN_TIMEOUT = envint("GUNICORN_TIMEOUT", 60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": FACENITION_REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": FACENITION_REDIS_TIMEOUT_SECONDS,
+            },
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "facenition_cache"}}
 
@@ -119,7 +153,23 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+# A task a worker took but never acknowledged (the worker was killed) goes back to the queue after
+# this many seconds. It must be shorter than a code's life, so that the code still goes out, and
+# longer than the longest retry back-off, which Redis also holds unacknowledged (checked at start-up).
+FACENITION_BROKER_VISIBILITY_SECONDS = envint("FACENITION_BROKER_VISIBILITY_SECONDS", 300)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "visibility_timeout": FACENITION_BROKER_VISIBILITY_SECONDS,
+    # Look for such tasks every 10 s (kombu's default scans only every 10th time, 100 s).
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+    "socket_connect_timeout": FACENITION_REDIS_TIMEOUT_SECONDS,
+    "socket_timeout": FACENITION_REDIS_TIMEOUT_SECONDS,
+}
+# Publishing a task: one retry, then the request answers 502 (nothing was sent).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -132,6 +182,13 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 FACENITION_MAX_IMAGES = envint("FACENITION_MAX_IMAGES", 10)
 FACENITION_MAX_IMAGE_BYTES = envint("FACENITION_MAX_IMAGE_BYTES", 10 * 1024 * 1024)
 FACENITION_MAX_IMAGE_PIXELS = envint("FACENITION_MAX_IMAGE_PIXELS", 40_000_000)
+# Pixels one request may ask for, all its images together, read from their headers before any is
+# decoded: twenty 12-megapixel phone photos.
+FACENITION_MAX_REQUEST_PIXELS = envint("FACENITION_MAX_REQUEST_PIXELS", 240_000_000)
+# A photo's longer side may be at most this many times its shorter one.
+FACENITION_MAX_ASPECT_RATIO = envfloat("FACENITION_MAX_ASPECT_RATIO", 20)
+# Photos with more pixels are decoded at reduced size (JPEG: by the decoder itself), one at a time.
+FACENITION_DECODE_MAX_PIXELS = envint("FACENITION_DECODE_MAX_PIXELS", 12_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FACENITION_MAX_IMAGES * FACENITION_MAX_IMAGE_BYTES * 4 // 3 + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = FACENITION_MAX_IMAGE_BYTES + 1
 # Two image fields of ten images, base64 in JSON included, plus room for the other fields.
@@ -157,7 +214,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["facenition.api.auth.ClientTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["facenition.api.auth.HasClientToken"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "facenition.api.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],

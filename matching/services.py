@@ -1,14 +1,21 @@
 """The only bridge between the face pipeline and the rest of the server."""
 
-from dataclasses import dataclass
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 import numpy as np
 from django.conf import settings
 
-from facenition.errors import BadRequest
+from facenition.deadline import seconds_left
+from facenition.errors import ApplicationError, BadRequest
 
 from .accuracy import is_match, strictest_matching_level
-from .pipeline import PipelineConfig, cosine_distance, get_pipeline
+from .pipeline import Box, PipelineConfig, cosine_distance, get_pipeline
+
+# One image is decoded and read at a time per process, whatever the number of threads serving
+# requests: the memory a worker needs is one image's, and the cores are shared by the workers.
+_face_work = threading.Lock()
 
 
 def pipeline_config():
@@ -31,12 +38,44 @@ class FaceReading:
     face: object  # the largest pipeline Face
 
 
+@contextmanager
+def face_work():
+    """The process's turn at face work, waited for no longer than the request's deadline allows."""
+    left = seconds_left()
+    if not _face_work.acquire(timeout=-1 if left is None else left):
+        raise ApplicationError(
+            f"The server is too busy to read these photos within {settings.FACENITION_REQUEST_DEADLINE_SECONDS} s; "
+            "try again shortly.",
+            status=503,
+            headers={"Retry-After": "5"},
+        )
+    try:
+        yield
+    finally:
+        _face_work.release()
+
+
+def _in_original_size(face, scale):
+    if scale == 1:
+        return face
+    box = face.box
+    return replace(face, box=Box(*(round(side * scale) for side in (box.left, box.top, box.right, box.bottom))))
+
+
+def _analyse(pipeline, image):
+    decoded = image.decode()
+    analysis = pipeline.analyse(decoded.pixels)
+    return replace(analysis, faces=[_in_original_size(face, decoded.scale) for face in analysis.faces])
+
+
 def faces_read(*, images, exactly_one=False):
-    """Runs the pipeline on intake images. Each must show a face (exactly one if asked), else 400."""
+    """Runs the pipeline on intake images, decoding each in its turn. Each must show a face (exactly
+    one if asked), else 400."""
     pipeline = face_pipeline()
     readings = []
     for image in images:
-        analysis = pipeline.analyse(image.pixels)
+        with face_work():
+            analysis = _analyse(pipeline, image)
         count = len(analysis.faces)
         if count == 0:
             raise BadRequest(f"{image.label}: no face found; send a photo where the face is clearly visible.")

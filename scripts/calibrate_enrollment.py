@@ -36,10 +36,9 @@ from credentials.services import client_token_issue  # noqa: E402
 from enrollment.models import Enrollment  # noqa: E402
 from enrollment.protection import ERRORS_ALLOWED, warm_up  # noqa: E402
 from enrollment.services import enrollment_authenticate, enrollment_generate  # noqa: E402
-from facenition.api.images import decode_image  # noqa: E402
 from facenition.errors import BadRequest  # noqa: E402
 from facenition.faceset import FaceSetMissing, labelled_photos  # noqa: E402
-from matching.pipeline import FacePipeline  # noqa: E402
+from matching.pipeline import FacePipeline, decode_image  # noqa: E402
 from matching.services import face_pipeline  # noqa: E402
 
 ENROLLMENT_PHOTOS = 3

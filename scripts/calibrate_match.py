@@ -24,10 +24,9 @@ django.setup()
 import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from facenition.api.images import decode_image  # noqa: E402
 from facenition.faceset import FaceSetMissing, labelled_photos  # noqa: E402
 from matching.accuracy import MATCH_THRESHOLDS  # noqa: E402
-from matching.pipeline import cosine_distance  # noqa: E402
+from matching.pipeline import cosine_distance, decode_image  # noqa: E402
 from matching.services import face_pipeline  # noqa: E402
 
 

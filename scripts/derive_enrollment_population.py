@@ -24,8 +24,8 @@ django.setup()
 import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from facenition.api.images import decode_image  # noqa: E402
 from facenition.faceset import FaceSetMissing, labelled_photos  # noqa: E402
+from matching.pipeline import decode_image  # noqa: E402
 from matching.services import faces_read  # noqa: E402
 
 

@@ -5,11 +5,12 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import Http404, JsonResponse
+from django.http import Http404, JsonResponse, UnreadablePostError
 from rest_framework import exceptions as drf
 
 from facenition.errors import ApplicationError, human_size
 
+from .body import BodyTooSlow
 from .middleware import current_request_id
 
 NON_FIELD_ERRORS = "non_field_errors"
@@ -89,7 +90,23 @@ def exception_handler(exc, context=None):
         return envelope(f"Too many files: send at most {settings.FACENITION_MAX_IMAGES} images per field.", 400)
     if isinstance(exc, TooManyFieldsSent):
         return envelope("The request has too many fields.", 400)
+    if isinstance(exc, (UnreadablePostError, BodyTooSlow)):
+        if _caused_by(exc, BodyTooSlow):
+            return envelope(
+                f"The request body took longer than {settings.FACENITION_BODY_READ_SECONDS} s to arrive; "
+                "send it at once.",
+                408,
+            )
+        return envelope("The request body ended before its Content-Length; send it whole.", 400)
     return unexpected_failure(exc)
+
+
+def _caused_by(exc, kind):
+    while exc is not None:
+        if isinstance(exc, kind):
+            return True
+        exc = exc.__cause__
+    return False
 
 
 def unexpected_failure(exc=None):
@@ -116,3 +133,11 @@ def bad_request_view(request, exception=None):
 
 def permission_denied_view(request, exception=None):
     return envelope("You may not do this.", 403)
+
+
+def csrf_failure_view(request, reason=""):
+    return envelope(
+        f"Refused by the cross-site request forgery check ({reason}). The API endpoints need no CSRF token; "
+        "see / for them.",
+        403,
+    )

@@ -1,25 +1,23 @@
-"""Image intake: the one place that turns uploaded files or base64 strings into RGB arrays.
+"""Image intake: the one place that turns uploaded files or base64 strings into images to read.
 
 Everything a caller can get wrong is refused here, before any pixel is decoded, with a 400 that
-names the image (`image[2]: truncated JPEG`). Strings are never handed to deepface, so a URL or a
-server path can never make the server fetch or read anything.
+names the image (`image[2]: truncated JPEG`): every image's header is read first, and the request
+as a whole may not ask for more than FACENITION_MAX_REQUEST_PIXELS. Pixels are decoded later, one
+image at a time, by the face pipeline's `decode_image`. Strings are never handed to deepface, so a
+URL or a server path can never make the server fetch or read anything.
 """
 
 import base64
 import binascii
-import io
 import re
-import warnings
 from dataclasses import dataclass
 
-import numpy as np
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from facenition.errors import BadRequest, human_size
+from matching.pipeline import ImageLimits, ImageRefused, decode_image, inspect_image
 
-ALLOWED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "BMP": "BMP"}
 DATA_URL = re.compile(r"^data:(?P<mime>[\w/+.-]*)(?:;[\w=.-]+)*;base64,", re.IGNORECASE)
 URL_SCHEME = re.compile(r"^(?:[a-z][a-z0-9+.-]*:/|www\.)", re.IGNORECASE)
 PATH_START = re.compile(r"^(?:/|\.{1,2}[/\\]|~|[a-z]:[/\\])", re.IGNORECASE)
@@ -27,23 +25,42 @@ PATH_START = re.compile(r"^(?:/|\.{1,2}[/\\]|~|[a-z]:[/\\])", re.IGNORECASE)
 # a face could be found in fits in this many characters.
 SHORTEST_PLAUSIBLE_IMAGE = 512
 BASE64_ALPHABET = re.compile(r"^[A-Za-z0-9+/_-]*={0,2}$")
+WHITESPACE = re.compile(r"\s+")
 
-ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+def image_limits():
+    return ImageLimits(
+        max_pixels=settings.FACENITION_MAX_IMAGE_PIXELS,
+        max_aspect_ratio=settings.FACENITION_MAX_ASPECT_RATIO,
+        decode_max_pixels=settings.FACENITION_DECODE_MAX_PIXELS,
+    )
+
+
+def decode_or_refuse(label, content):
+    """`decode_image` with the server's limits; a refusal is a 400 naming the image."""
+    try:
+        return decode_image(label, content, image_limits())
+    except ImageRefused as refused:
+        raise BadRequest(refused.message) from None
 
 
 @dataclass(frozen=True)
 class IntakeImage:
+    """An upload whose header passed every check; its pixels are decoded each time they are read,
+    so that a request holds one decoded image at a time."""
+
     label: str  # how error messages name it, e.g. "image[2]"
-    pixels: np.ndarray  # H x W x 3, uint8, RGB, EXIF orientation applied
+    content: bytes
+    width: int
+    height: int
 
-
-def _limits():
-    return settings.FACENITION_MAX_IMAGES, settings.FACENITION_MAX_IMAGE_BYTES, settings.FACENITION_MAX_IMAGE_PIXELS
+    def decode(self):
+        return decode_or_refuse(self.label, self.content)
 
 
 def collect_image_payloads(data, files, field, *, required=True):
     """The raw bytes of every image sent under `field`, as (label, bytes), still undecoded."""
-    max_images, max_bytes, _ = _limits()
+    max_images, max_bytes = settings.FACENITION_MAX_IMAGES, settings.FACENITION_MAX_IMAGE_BYTES
     uploads = files.getlist(field) if hasattr(files, "getlist") else []
     values = []
     if hasattr(data, "getlist"):
@@ -77,7 +94,8 @@ def collect_image_payloads(data, files, field, *, required=True):
 def _decode_base64(label, value, max_bytes):
     if not isinstance(value, str):
         raise BadRequest(f"{label}: expected a base64-encoded image string, got {type(value).__name__}.")
-    text = value.strip()
+    # Tools wrap base64 at 76 columns (`base64 photo.jpg`): whitespace goes before any other check.
+    text = WHITESPACE.sub("", value)
     match = DATA_URL.match(text)
     if match:
         text = text[match.end() :]
@@ -85,7 +103,6 @@ def _decode_base64(label, value, max_bytes):
         PATH_START.match(text) and (len(text) < SHORTEST_PLAUSIBLE_IMAGE or not BASE64_ALPHABET.match(text))
     ):
         raise BadRequest(f"{label}: looks like a URL or a file path; send the image itself, base64-encoded.")
-    text = re.sub(r"\s+", "", text)
     if not text:
         raise BadRequest(f"{label}: the image string is empty.")
     if len(text) * 3 // 4 > max_bytes:
@@ -100,73 +117,25 @@ def _decode_base64(label, value, max_bytes):
         raise BadRequest(f"{label}: not valid base64.") from None
 
 
-def decode_image(label, content):
-    """Checks and decodes one image's bytes into an RGB array; refuses anything doubtful."""
-    _, _, max_pixels = _limits()
-    if not content:
-        raise BadRequest(f"{label}: the file is empty.")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            image = Image.open(io.BytesIO(content), formats=None)
-        except UnidentifiedImageError:
-            raise BadRequest(f"{label}: not an image in a supported format (JPEG, PNG, WebP or BMP).") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise BadRequest(f"{label}: the image has too many pixels.") from None
-        except Exception:
-            raise BadRequest(f"{label}: the file is corrupt and could not be read.") from None
-
-        kind = ALLOWED_FORMATS.get(image.format or "")
-        if kind is None:
-            raise BadRequest(f"{label}: {image.format or 'this'} images are not accepted; send JPEG, PNG, WebP or BMP.")
-        width, height = image.size
-        if width * height > max_pixels:
-            raise BadRequest(
-                f"{label}: {width}x{height} is {width * height / 1e6:.1f} megapixels; "
-                f"at most {max_pixels / 1e6:.0f} are accepted."
-            )
-        if width < 1 or height < 1:
-            raise BadRequest(f"{label}: the image has no pixels.")
-        if getattr(image, "is_animated", False) or getattr(image, "n_frames", 1) > 1:
-            raise BadRequest(f"{label}: animated images are not accepted; send a single still photo.")
-        try:
-            image.load()
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise BadRequest(f"{label}: the image has too many pixels.") from None
-        except OSError as error:
-            if "truncated" in str(error).lower() or "premature" in str(error).lower():
-                raise BadRequest(f"{label}: truncated {kind} file; send the whole image.") from None
-            raise BadRequest(f"{label}: corrupt {kind} file ({error}).") from None
-        except Exception:
-            raise BadRequest(f"{label}: corrupt {kind} file.") from None
-    return IntakeImage(label=label, pixels=to_rgb_array(image))
-
-
-def to_rgb_array(image):
-    """Applies EXIF orientation and converts any mode (CMYK, 16-bit, palette, alpha) to 8-bit RGB."""
-    ImageOps.exif_transpose(image, in_place=True)
-    mode = image.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        array = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if mode.startswith("I;16") or array.max() > 255 else 255.0
-        grey = np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.stack([grey] * 3, axis=-1))
-    if mode == "F":
-        grey = np.clip(np.asarray(image, dtype=np.float64), 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.stack([grey] * 3, axis=-1))
-    if mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if mode in ("RGBA", "LA", "PA") or image.mode in ("RGBA", "LA"):
-        # Transparent pixels become white rather than whatever colour they happened to store.
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    if image.mode != "RGB":
-        image = image.convert("RGB")
-    return np.asarray(image)
-
-
 def images_from_request(request, field="image", *, required=True):
-    """Every image sent under `field`, decoded. Raises BadRequest naming the first bad one."""
+    """Every image sent under `field`, its header checked and its pixels not yet decoded. Raises
+    BadRequest naming the first bad one, or when the request's images (every field's) together
+    have more than FACENITION_MAX_REQUEST_PIXELS."""
     payloads = collect_image_payloads(request.data, request.FILES, field, required=required)
-    return [decode_image(label, content) for label, content in payloads]
+    limits = image_limits()
+    images = []
+    for label, content in payloads:
+        try:
+            header = inspect_image(label, content, limits)
+        except ImageRefused as refused:
+            raise BadRequest(refused.message) from None
+        images.append(IntakeImage(label=label, content=content, width=header.width, height=header.height))
+    claimed = getattr(request, "_image_pixels", 0) + sum(image.width * image.height for image in images)
+    budget = settings.FACENITION_MAX_REQUEST_PIXELS
+    if claimed > budget:
+        raise BadRequest(
+            f"{field}: the images of this request have {claimed / 1e6:.0f} megapixels in all; "
+            f"at most {budget / 1e6:.0f} are accepted per request."
+        )
+    request._image_pixels = claimed
+    return images

@@ -80,3 +80,22 @@ def test_wrong_method_is_reported_before_a_missing_token(api, method):
 def test_a_json_body_that_is_not_an_object_is_explained(api):
     response = api.generic("POST", "/generateToken", "[1, 2]", content_type="application/json")
     assert assert_envelope(response, 400) == "Invalid data. Expected a dictionary, but got list."
+
+
+def test_json_nested_a_thousand_levels_deep_answers_400(api):
+    body = '{"name": ' + "[" * 1000 + "]" * 1000 + "}"
+    response = api.generic("POST", "/generateToken", body, content_type="application/json")
+    assert "nested more than 32 levels" in assert_envelope(response, 400)
+
+
+def test_json_nested_a_hundred_levels_deep_answers_400(api):
+    body = '{"name": ' + '{"a": ' * 100 + "1" + "}" * 100 + "}"
+    response = api.generic("POST", "/generateToken", body, content_type="application/json")
+    assert "nested more than 32 levels" in assert_envelope(response, 400)
+
+
+def test_a_post_to_the_reference_page_refused_by_csrf_answers_the_envelope():
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post("/", {"x": "1"})
+    assert "cross-site request forgery" in assert_envelope(response, 403)

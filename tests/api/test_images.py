@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facenition.api.images import decode_image
 from facenition.errors import BadRequest
+from matching.pipeline import decode_image
 from tests.conftest import make_image_bytes, upload
 
 pytestmark = pytest.mark.django_db
@@ -113,8 +113,8 @@ def test_it_refuses_an_empty_file(authed):
 
 
 def test_it_names_the_reference_field_too(authed):
-    error = error_of(post_match(authed, [make_image_bytes("PNG")], [make_image_bytes("PNG"), truncated_jpeg()]))
-    assert error.startswith("reference[1]: truncated JPEG")
+    error = error_of(post_match(authed, [make_image_bytes("PNG")], [make_image_bytes("PNG"), make_image_bytes("GIF")]))
+    assert error.startswith("reference[1]: GIF images are not accepted")
 
 
 @pytest.mark.parametrize(
@@ -148,8 +148,63 @@ def test_it_accepts_base64_data_urls(authed, monkeypatch):
     png = base64.b64encode(make_image_bytes("PNG", size=(20, 10))).decode()
     response = authed.post("/match", {"image": f"data:image/png;base64,{png}", "reference": [png]}, format="json")
     assert error_of(response) == "stop"
-    assert seen[0]["images"][0].pixels.shape == (10, 20, 3)
+    assert seen[0]["images"][0].decode().pixels.shape == (10, 20, 3)
     assert len(seen[0]["references"]) == 1
+
+
+def test_it_refuses_a_strip_one_pixel_wide_from_its_header(authed):
+    strip = make_image_bytes("PNG", size=(1, 39_000_000), mode="L", color=0)
+    assert "too narrow for a photo" in error_of(post_match(authed, [strip]))
+
+
+def test_it_refuses_a_request_over_its_pixel_budget_before_decoding(authed, monkeypatch):
+    blank = make_image_bytes("PNG", size=(8000, 5000), mode="L", color=0)
+    decoded = []
+    monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(self.size))
+    error = error_of(post_match(authed, [blank] * 10, [blank] * 10))
+    assert (
+        error == "image: the images of this request have 400 megapixels in all; at most 240 are accepted per request."
+    )
+    assert decoded == []
+
+
+def test_it_decodes_one_image_at_a_time_each_just_before_it_is_read(authed, monkeypatch):
+    from facenition.api import images
+    from matching.pipeline import Analysis, Box, Face
+
+    events = []
+    real_decode = images.decode_image
+
+    def decode(*args, **kwargs):
+        events.append("decode")
+        return real_decode(*args, **kwargs)
+
+    def analyse(pipeline, rgb):
+        events.append("read")
+        face = Face(box=Box(0, 0, 10, 10), confidence=1.0, embedding=np.ones(128))
+        return Analysis(width=rgb.shape[1], height=rgb.shape[0], faces=[face])
+
+    monkeypatch.setattr(images, "decode_image", decode)
+    monkeypatch.setattr("matching.pipeline.core.FacePipeline.analyse", analyse)
+    photo = make_image_bytes("JPEG", size=(64, 48))
+
+    response = post_match(authed, [photo] * 3, [photo] * 2)
+
+    assert response.status_code == 200, response.content
+    assert events == ["decode", "read"] * 5
+
+
+def test_it_decodes_a_large_jpeg_at_reduced_size_in_the_decoder():
+    content = make_image_bytes("JPEG", size=(8000, 5000))
+    decoded = decode_image("image[0]", content)
+    assert decoded.pixels.shape == (2500, 4000, 3) and decoded.scale == 2.0
+
+
+def test_it_decodes_a_large_png_within_the_decode_budget():
+    content = make_image_bytes("PNG", size=(8000, 5000), mode="RGBA", color=(0, 0, 0, 0))
+    decoded = decode_image("image[0]", content)
+    assert decoded.pixels.shape[0] * decoded.pixels.shape[1] <= 12_000_000
+    assert decoded.pixels.min() == 255
 
 
 def test_decode_applies_exif_orientation():

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from enrollment.models import Enrollment
 from enrollment.protection import ERRORS_ALLOWED
-from facenition.api.images import decode_image
+from matching.pipeline import decode_image
 from matching.services import face_pipeline
 
 from .conftest import authenticate, generate

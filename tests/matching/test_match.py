@@ -1,7 +1,10 @@
+import base64
+import io
 import itertools
 import random
 
 import pytest
+from PIL import Image
 
 from matching.accuracy import DEFAULT_ACCURACY
 from tests.conftest import make_image_bytes, upload
@@ -95,6 +98,37 @@ def test_base64_json_works_like_multipart(authed, photo):
     by_json = answer(authed.post("/match", {"image": a.b64(), "reference": [b.b64()]}, format="json"))
     by_files = answer(match(authed, [a], [b]))
     assert by_json["match"] == by_files["match"] and by_json["max_accuracy"] == by_files["max_accuracy"]
+
+
+def test_base64_wrapped_as_the_base64_tool_prints_it_works_like_multipart(authed, photo):
+    a, b = photo("deepface-d_img13.jpg"), photo("deepface-d_img14.jpg")
+    # `base64 photo.jpg` prints 76-character lines; a JPEG's base64 starts with "/9j/".
+    wrapped = [base64.encodebytes(p.read()).decode() for p in (a, b)]
+    assert all("\n" in text and text.startswith("/9j/") for text in wrapped)
+    by_json = answer(authed.post("/match", {"image": wrapped[0], "reference": [wrapped[1]]}, format="json"))
+    by_files = answer(match(authed, [a], [b]))
+    assert by_json["match"] == by_files["match"] and by_json["max_accuracy"] == by_files["max_accuracy"]
+
+
+def test_a_large_photo_decoded_at_reduced_size_reports_its_face_in_full_size_pixels(authed, photo):
+    original = Image.open(io.BytesIO(photo("deepface-d_img13.jpg").read())).convert("RGB")
+    factor = 8000 / max(original.size)
+    large = original.resize((round(original.width * factor), round(original.height * factor)))
+    buffer = io.BytesIO()
+    large.save(buffer, format="JPEG", quality=85)
+    assert large.width * large.height > 12_000_000  # over the decode budget
+
+    small = answer(match(authed, [photo("deepface-d_img13.jpg")], [photo("deepface-d_img14.jpg")]))
+    data = {
+        "image": [upload("large.jpg", buffer.getvalue())],
+        "reference": [upload("r.jpg", photo("deepface-d_img14.jpg").read())],
+    }
+    body = answer(authed.post("/match", data, format="multipart"))
+
+    assert body["match"] is True
+    box, small_box = body["faces"]["image"][0]["box"], small["faces"]["image"][0]["box"]
+    assert abs(box["left"] - small_box["left"] * factor) < 0.05 * large.width
+    assert abs(box["width"] - small_box["width"] * factor) < 0.05 * large.width
 
 
 def test_a_photo_without_a_face_is_refused_by_name(authed, photo):

@@ -2,8 +2,14 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from facenition.api.images import decode_image
-from matching.pipeline import FacePipeline, PipelineConfig, cosine_distance, missing_weights, place_weights
+from matching.pipeline import (
+    FacePipeline,
+    PipelineConfig,
+    cosine_distance,
+    decode_image,
+    missing_weights,
+    place_weights,
+)
 from matching.services import face_pipeline
 
 pytestmark = pytest.mark.faces
