@@ -1,7 +1,9 @@
 """gunicorn settings for the Procfile's web process and `make run`.
 
-Each worker answers one request at a time on one core: face detection and the embedding are
-single-threaded dlib code, so the worker count is the parallelism. Libraries that start thread
+Each worker reads faces one image at a time on one core: face detection and the embedding are
+single-threaded dlib code, so the worker count is the parallelism. Its threads (GUNICORN_THREADS,
+default 4) are for waiting: on a slow client's body (at most FACENITION_BODY_READ_SECONDS), on the
+database and Redis, or for the worker's turn at face work (facenition.gunicorn_worker). Libraries that start thread
 pools of their own (OpenBLAS under numpy, OpenCV, numba, TensorFlow when a TensorFlow model is
 configured) get the worker's share of the cores, so that workers do not fight over them. These
 variables must be set before those libraries are imported, i.e. here, before the app loads.
@@ -12,8 +14,16 @@ import os
 
 bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = 1
-timeout = 60
+worker_class = "facenition.gunicorn_worker.JsonThreadWorker"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# A worker whose main loop stops answering for this long is replaced; a request itself gives up
+# sooner, at FACENITION_REQUEST_DEADLINE_SECONDS (checked at start-up to be below this).
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+# What gunicorn refuses itself, with the JSON envelope: a request line over 4 KB (414), more than
+# 100 header fields or one over 8 KB (431).
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190
 accesslog = "-"
 
 # Loading the app, models included, in the master lets the workers share its pages (measured in
