@@ -2,6 +2,7 @@
 worker in its own process, a real SMTP server (aiosmtpd) and a fake Twilio REST API, the last
 two on 127.0.0.1. The worker gets the providers' addresses, so nothing is written to a console."""
 
+import asyncio
 import itertools
 import json
 import logging
@@ -57,6 +58,20 @@ class Outbox:
         self.delivered = []
         self.refused = []
         self.refusals = {}
+        self.holds = {}
+        self.held = []
+
+    def hold(self, to, seconds):
+        """The next message to `to` is taken but not answered for `seconds`, as a stalled provider does."""
+        with self.lock:
+            self.holds[to] = seconds
+
+    def hold_for(self, to):
+        with self.lock:
+            seconds = self.holds.pop(to, 0)
+            if seconds:
+                self.held.append(Delivered(to, ""))
+            return seconds
 
     def refuse(self, to, times=-1):
         with self.lock:
@@ -144,6 +159,11 @@ class SmtpSink:
 
     async def handle_DATA(self, server, session, envelope):
         for recipient in envelope.rcpt_tos:
+            seconds = self.outbox.hold_for(recipient)
+            if seconds:
+                await asyncio.sleep(seconds)
+                return "451 4.3.0 Held too long (fake stall)"
+        for recipient in envelope.rcpt_tos:
             if self.outbox.should_refuse(recipient):
                 return "451 4.3.0 Mailbox temporarily unavailable (fake outage)"
         message = message_from_bytes(envelope.content, policy=default_policy)
@@ -194,12 +214,9 @@ class WorkerLog:
         return self.path.read_text()
 
 
-@pytest.fixture(scope="session")
-def worker(django_db_setup, delivery_queue, texts, mails, tmp_path_factory):
-    """`celery worker` in its own process, on the test database and our queue, with the fake providers."""
-    if not settings.REDIS_URL or connection.vendor != "postgresql":
-        pytest.fail("the v2 onboarding tests need PostgreSQL (DATABASE_URL) and Redis (REDIS_URL); see `make test`")
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+def start_worker(queue, log_path, texts, mails, **overrides):
+    """`celery worker` in its own process, on the test database and `queue`, with the fake providers;
+    returns the process and its log once it is ready."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "facenition.settings",
@@ -219,6 +236,7 @@ def worker(django_db_setup, delivery_queue, texts, mails, tmp_path_factory):
         "FACENITION_TWILIO_API_URL": texts.url,
         "FACENITION_DELIVERY_RETRY_SECONDS": "1",
         "FACENITION_CODE_LIFETIME_SECONDS": str(settings.FACENITION_CODE_LIFETIME_SECONDS),
+        **overrides,
     }
     command = [
         sys.executable,
@@ -228,9 +246,9 @@ def worker(django_db_setup, delivery_queue, texts, mails, tmp_path_factory):
         "facenition",
         "worker",
         "--queues",
-        delivery_queue,
+        queue,
         "--hostname",
-        f"{delivery_queue}@%h",
+        f"{queue}-{uuid.uuid4().hex[:6]}@%h",
         "--pool",
         "solo",
         "--loglevel",
@@ -244,16 +262,33 @@ def worker(django_db_setup, delivery_queue, texts, mails, tmp_path_factory):
     log = WorkerLog(log_path)
     try:
         wait_for(lambda: " ready." in log.text() or process.poll() is not None, 60, "the Celery worker to start")
-        if process.poll() is not None:
-            pytest.fail(f"the Celery worker exited at start:\n{log.text()}")
+    except AssertionError:
+        stop_worker(process)
+        raise
+    if process.poll() is not None:
+        pytest.fail(f"the Celery worker exited at start:\n{log.text()}")
+    return process, log
+
+
+def stop_worker(process):
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def worker(django_db_setup, delivery_queue, texts, mails, tmp_path_factory):
+    """`celery worker` in its own process, on the test database and our queue, with the fake providers."""
+    if not settings.REDIS_URL or connection.vendor != "postgresql":
+        pytest.fail("the v2 onboarding tests need PostgreSQL (DATABASE_URL) and Redis (REDIS_URL); see `make test`")
+    process, log = start_worker(delivery_queue, tmp_path_factory.mktemp("worker") / "worker.log", texts, mails)
+    try:
         yield log
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_worker(process)
 
 
 _phone_numbers = itertools.count(random.randrange(10_000))

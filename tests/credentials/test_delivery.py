@@ -1,16 +1,20 @@
 """What the Celery worker does with a code: send it, retry a provider's refusal, record the outcome."""
 
 import re
+import signal
 import time
 import uuid
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from kombu import Exchange, Queue
 
 from credentials.models import Channel, Delivery, Verification
 from credentials.tasks import deliver_code
+from facenition.celery import app as celery_app
 
+from .conftest import start_worker, stop_worker
 from .support import confirm_codes, request_codes, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -90,3 +94,45 @@ def test_the_messages_say_what_the_code_is_for_and_how_long_it_lasts(api, pair, 
 
     assert re.search(r"email code is [0-9]{6}\. It expires in 10 minutes", mail.text)
     assert re.search(r"SMS code is [0-9]{6}\. It expires in 10 minutes", text.text)
+
+
+@pytest.fixture
+def queue_of_its_own():
+    """Routes this test's tasks to a queue no other worker reads."""
+    name = f"credentials-kill-{uuid.uuid4().hex[:12]}"
+    previous = celery_app.conf.task_routes
+    celery_app.conf.task_routes = {"credentials.tasks.*": {"queue": name}}
+    yield name
+    celery_app.conf.task_routes = previous
+    with celery_app.connection_for_write() as broker:
+        queue = Queue(name, Exchange(name), routing_key=name)(broker.default_channel)
+        queue.declare()
+        queue.delete()
+
+
+def test_a_code_whose_worker_was_killed_mid_delivery_is_sent_after_restart(
+    api, pair, mails, texts, queue_of_its_own, tmp_path
+):
+    email, phone = pair
+    # Production keeps FACENITION_BROKER_VISIBILITY_SECONDS at 300 of the code's 600; the test shortens both waits.
+    overrides = {"FACENITION_BROKER_VISIBILITY_SECONDS": "3", "FACENITION_DELIVERY_MAX_RETRIES": "1"}
+    mails.hold(email, seconds=60)
+    first, _ = start_worker(queue_of_its_own, tmp_path / "first.log", texts, mails, **overrides)
+    try:
+        assert request_codes(api, email, phone).status_code == 202
+        wait_for(lambda: [h for h in mails.held if h.to == email], what="the worker to be mid-delivery")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert mails.to(email) == []
+    assert Verification.objects.get(email=email).email_status == Delivery.QUEUED
+
+    second, _ = start_worker(queue_of_its_own, tmp_path / "second.log", texts, mails, **overrides)
+    try:
+        mail = mails.wait(email, timeout=60)[-1]
+    finally:
+        stop_worker(second)
+
+    verification = recorded(email, email_status=Delivery.SENT)
+    assert mail.at < verification.expires_at.timestamp()
+    assert confirm_codes(api, email, phone, mail.code, texts.wait(phone)[-1].code).status_code == 200
