@@ -188,7 +188,7 @@ FACENITION_MAX_REQUEST_PIXELS = envint("FACENITION_MAX_REQUEST_PIXELS", 240_000_
 # A photo's longer side may be at most this many times its shorter one.
 FACENITION_MAX_ASPECT_RATIO = envfloat("FACENITION_MAX_ASPECT_RATIO", 20)
 # Photos with more pixels are decoded at reduced size (JPEG: by the decoder itself), one at a time.
-FACENITION_DECODE_MAX_PIXELS = envint("FACENITION_DECODE_MAX_PIXELS", 12_000_000)
+FACENITION_DECODE_MAX_PIXELS = envint("FACENITION_DECODE_MAX_PIXELS", 16_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FACENITION_MAX_IMAGES * FACENITION_MAX_IMAGE_BYTES * 4 // 3 + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = FACENITION_MAX_IMAGE_BYTES + 1
 # Two image fields of ten images, base64 in JSON included, plus room for the other fields.

@@ -39,7 +39,7 @@ class ImageRefused(ValueError):
 class ImageLimits:
     max_pixels: int = 40_000_000  # refused above this, from the header
     max_aspect_ratio: float = 20.0  # longest side / shortest side
-    decode_max_pixels: int = 12_000_000  # decoded at reduced size above this
+    decode_max_pixels: int = 16_000_000  # decoded at reduced size above this
 
 
 @dataclass(frozen=True)
