@@ -11,7 +11,13 @@ from facenition.faceset import FaceSetMissing, labelled_photos
 # A test that asks for one of these fixtures, directly or through another, carries the marker:
 # `make test-fast` leaves out the tests that need the face models, a Celery worker or the fake
 # SMTP and SMS servers.
-MARKER_OF_FIXTURE = {"face_photos": "faces", "worker": "worker", "mails": "network", "texts": "network"}
+MARKER_OF_FIXTURE = {
+    "face_photos": "faces",
+    "server": "faces",  # tests/test_server.py: gunicorn loading the face models
+    "worker": "worker",
+    "mails": "network",
+    "texts": "network",
+}
 
 
 def pytest_collection_modifyitems(items):
