@@ -21,3 +21,35 @@ def test_missing_weights_stop_start_up(settings, tmp_path):
 
 def test_a_configured_server_passes(settings):
     assert not {i for i in ids({}, settings) if i.startswith("facenition.E")}
+
+
+def test_a_request_deadline_not_below_gunicorns_timeout_stops_start_up(settings):
+    assert "facenition.E020" in ids({"FACENITION_REQUEST_DEADLINE_SECONDS": 60, "GUNICORN_TIMEOUT": 60}, settings)
+
+
+def test_a_wait_longer_than_the_request_deadline_stops_start_up(settings):
+    assert "facenition.E021" in ids({"FACENITION_DB_STATEMENT_TIMEOUT_SECONDS": 30}, settings)
+
+
+def test_a_broker_visibility_timeout_past_the_codes_life_stops_start_up(settings):
+    assert "credentials.E030" in ids({"FACENITION_BROKER_VISIBILITY_SECONDS": 3600}, settings)
+
+
+def test_a_broker_visibility_timeout_within_the_longest_back_off_stops_start_up(settings):
+    overrides = {"FACENITION_BROKER_VISIBILITY_SECONDS": 100, "FACENITION_DELIVERY_RETRY_SECONDS": 10}
+    assert "credentials.E031" in ids(overrides, settings)
+
+
+def test_a_celery_worker_with_its_broker_past_the_codes_life_refuses_to_start():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, FACENITION_BROKER_VISIBILITY_SECONDS="3600", DJANGO_SETTINGS_MODULE="facenition.settings")
+    command = [sys.executable, "-m", "celery", "-A", "facenition", "worker", "--pool", "solo", "--queues", "none"]
+    result = subprocess.run(
+        command, cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "FACENITION_BROKER_VISIBILITY_SECONDS (3600) must be below FACENITION_CODE_LIFETIME_SECONDS" in result.stderr
