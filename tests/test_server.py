@@ -290,8 +290,8 @@ def test_the_largest_accepted_images_stay_within_400_mb_of_the_idle_worker(serve
 
 
 @pytest.fixture
-def silent_database():
-    """A TCP server on 127.0.0.1 that accepts connections and never says a word: a frozen PostgreSQL."""
+def silent_server():
+    """A TCP server on 127.0.0.1 that accepts connections and never says a word: a frozen service."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", free_port()))
     listener.listen(64)
@@ -310,7 +310,7 @@ def silent_database():
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield f"postgres://postgres@127.0.0.1:{listener.getsockname()[1]}/frozen"
+    yield listener.getsockname()[1]
     stop.set()
     thread.join()
     for held_connection in held:
@@ -318,8 +318,9 @@ def silent_database():
     listener.close()
 
 
-def test_a_database_that_never_answers_gets_a_502_envelope_within_ten_seconds(silent_database, tmp_path):
-    frozen = Server(tmp_path, DATABASE_URL=silent_database, FACENITION_WARM_UP="false")
+def test_a_database_that_never_answers_gets_a_502_envelope_within_ten_seconds(silent_server, tmp_path):
+    frozen_database = f"postgres://postgres@127.0.0.1:{silent_server}/frozen"
+    frozen = Server(tmp_path, DATABASE_URL=frozen_database, FACENITION_WARM_UP="false")
     try:
         workers = set(frozen.workers())
         for _ in range(2):
@@ -327,5 +328,16 @@ def test_a_database_that_never_answers_gets_a_502_envelope_within_ten_seconds(si
             assert "request id" in envelope(response, 502)
             assert response[3] < 10
         assert set(frozen.workers()) == workers  # the same workers answered: none was killed
+    finally:
+        frozen.stop()
+
+
+def test_a_redis_that_never_answers_gets_a_502_envelope_within_ten_seconds(silent_server, tmp_path):
+    frozen = Server(tmp_path, REDIS_URL=f"redis://127.0.0.1:{silent_server}/0", FACENITION_WARM_UP="false")
+    try:
+        for _ in range(2):
+            response = frozen.post("/generateToken", b'{"name": "frozen redis"}', timeout=30)
+            assert "unreachable" in envelope(response, 502)
+            assert response[3] < 10
     finally:
         frozen.stop()
