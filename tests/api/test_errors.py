@@ -99,3 +99,19 @@ def test_a_post_to_the_reference_page_refused_by_csrf_answers_the_envelope():
 
     response = Client(enforce_csrf_checks=True).post("/", {"x": "1"})
     assert "cross-site request forgery" in assert_envelope(response, 403)
+
+
+def test_a_request_that_waits_past_its_deadline_for_face_work_answers_503(authed, settings):
+    import time
+
+    from matching.services import face_work
+    from tests.conftest import make_image_bytes, upload
+
+    settings.FACENITION_REQUEST_DEADLINE_SECONDS = 1
+    photo = make_image_bytes("PNG")
+    with face_work():  # another request of this worker is reading its photos
+        started = time.monotonic()
+        response = authed.post("/match", {"image": upload("a", photo), "reference": upload("b", photo)})
+    assert "too busy to read these photos within 1 s" in assert_envelope(response, 503)
+    assert response["Retry-After"] == "5"
+    assert time.monotonic() - started < 3
