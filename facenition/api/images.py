@@ -11,12 +11,14 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from rest_framework.request import Request
 
 from facenition.errors import BadRequest, human_size
-from matching.pipeline import ImageLimits, ImageRefused, decode_image, inspect_image
+from matching.pipeline import DecodedImage, ImageLimits, ImageRefused, decode_image, inspect_image
 
 DATA_URL = re.compile(r"^data:(?P<mime>[\w/+.-]*)(?:;[\w=.-]+)*;base64,", re.IGNORECASE)
 URL_SCHEME = re.compile(r"^(?:[a-z][a-z0-9+.-]*:/|www\.)", re.IGNORECASE)
@@ -26,9 +28,11 @@ PATH_START = re.compile(r"^(?:/|\.{1,2}[/\\]|~|[a-z]:[/\\])", re.IGNORECASE)
 SHORTEST_PLAUSIBLE_IMAGE = 512
 BASE64_ALPHABET = re.compile(r"^[A-Za-z0-9+/_-]*={0,2}$")
 WHITESPACE = re.compile(r"\s+")
+# The request attribute that adds up the pixels of every image field it carries.
+PIXELS_CLAIMED = "_facenition_image_pixels"
 
 
-def image_limits():
+def image_limits() -> ImageLimits:
     return ImageLimits(
         max_pixels=settings.FACENITION_MAX_IMAGE_PIXELS,
         max_aspect_ratio=settings.FACENITION_MAX_ASPECT_RATIO,
@@ -36,7 +40,7 @@ def image_limits():
     )
 
 
-def decode_or_refuse(label, content):
+def decode_or_refuse(label: str, content: bytes) -> DecodedImage:
     """`decode_image` with the server's limits; a refusal is a 400 naming the image."""
     try:
         return decode_image(label, content, image_limits())
@@ -54,11 +58,11 @@ class IntakeImage:
     width: int
     height: int
 
-    def decode(self):
+    def decode(self) -> DecodedImage:
         return decode_or_refuse(self.label, self.content)
 
 
-def collect_image_payloads(data, files, field, *, required=True):
+def collect_image_payloads(data: Any, files: Any, field: str, *, required: bool = True) -> list[tuple[str, bytes]]:
     """The raw bytes of every image sent under `field`, as (label, bytes), still undecoded."""
     max_images, max_bytes = settings.FACENITION_MAX_IMAGES, settings.FACENITION_MAX_IMAGE_BYTES
     uploads = files.getlist(field) if hasattr(files, "getlist") else []
@@ -91,7 +95,7 @@ def collect_image_payloads(data, files, field, *, required=True):
     return payloads
 
 
-def _decode_base64(label, value, max_bytes):
+def _decode_base64(label: str, value: object, max_bytes: int) -> bytes:
     if not isinstance(value, str):
         raise BadRequest(f"{label}: expected a base64-encoded image string, got {type(value).__name__}.")
     # Tools wrap base64 at 76 columns (`base64 photo.jpg`): whitespace goes before any other check.
@@ -117,7 +121,7 @@ def _decode_base64(label, value, max_bytes):
         raise BadRequest(f"{label}: not valid base64.") from None
 
 
-def images_from_request(request, field="image", *, required=True):
+def images_from_request(request: Request, field: str = "image", *, required: bool = True) -> list[IntakeImage]:
     """Every image sent under `field`, its header checked and its pixels not yet decoded. Raises
     BadRequest naming the first bad one, or when the request's images (every field's) together
     have more than FACENITION_MAX_REQUEST_PIXELS."""
@@ -130,12 +134,12 @@ def images_from_request(request, field="image", *, required=True):
         except ImageRefused as refused:
             raise BadRequest(refused.message) from None
         images.append(IntakeImage(label=label, content=content, width=header.width, height=header.height))
-    claimed = getattr(request, "_image_pixels", 0) + sum(image.width * image.height for image in images)
+    claimed = getattr(request, PIXELS_CLAIMED, 0) + sum(image.width * image.height for image in images)
     budget = settings.FACENITION_MAX_REQUEST_PIXELS
     if claimed > budget:
         raise BadRequest(
             f"{field}: the images of this request have {claimed / 1e6:.0f} megapixels in all; "
             f"at most {budget / 1e6:.0f} are accepted per request."
         )
-    request._image_pixels = claimed
+    setattr(request, PIXELS_CLAIMED, claimed)  # the request's other image fields count against the same budget
     return images

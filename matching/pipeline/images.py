@@ -18,6 +18,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 ALLOWED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "BMP": "BMP"}
@@ -30,7 +31,7 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 class ImageRefused(ValueError):
     """An image that will not be decoded; the message names it and says why."""
 
-    def __init__(self, message):
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
@@ -50,22 +51,22 @@ class ImageHeader:
     height: int
 
     @property
-    def pixels(self):
+    def pixels(self) -> int:
         return self.width * self.height
 
 
 @dataclass(frozen=True)
 class DecodedImage:
     label: str  # how error messages name it, e.g. "image[2]"
-    pixels: np.ndarray  # H x W x 3, uint8, RGB, EXIF orientation applied
+    pixels: npt.NDArray[np.uint8]  # H x W x 3, uint8, RGB, EXIF orientation applied
     scale: float = 1.0  # original size / decoded size
 
-    def decode(self):
+    def decode(self) -> "DecodedImage":
         """Itself: an image decoded already reads like an intake image decoded on demand."""
         return self
 
 
-def _open(label, content):
+def _open(label: str, content: bytes) -> Image.Image:
     if not content:
         raise ImageRefused(f"{label}: the file is empty.")
     try:
@@ -78,7 +79,7 @@ def _open(label, content):
         raise ImageRefused(f"{label}: the file is corrupt and could not be read.") from None
 
 
-def _check(label, image, limits):
+def _check(label: str, image: Image.Image, limits: ImageLimits) -> str:
     kind = ALLOWED_FORMATS.get(image.format or "")
     if kind is None:
         raise ImageRefused(f"{label}: {image.format or 'this'} images are not accepted; send JPEG, PNG, WebP or BMP.")
@@ -100,7 +101,7 @@ def _check(label, image, limits):
     return kind
 
 
-def inspect_image(label, content, limits=ImageLimits()):
+def inspect_image(label: str, content: bytes, limits: ImageLimits = ImageLimits()) -> ImageHeader:
     """The image's format and size, read from its header alone; refuses anything doubtful."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -109,12 +110,12 @@ def inspect_image(label, content, limits=ImageLimits()):
     return ImageHeader(label=label, format=kind, width=image.size[0], height=image.size[1])
 
 
-def reduction_factor(pixels, budget):
+def reduction_factor(pixels: int, budget: int) -> int:
     """The smallest whole factor by which both sides shrink so that the image fits `budget` pixels."""
     return max(1, math.ceil(math.sqrt(pixels / budget))) if pixels > budget else 1
 
 
-def decode_image(label, content, limits=ImageLimits()):
+def decode_image(label: str, content: bytes, limits: ImageLimits = ImageLimits()) -> DecodedImage:
     """Checks and decodes one image's bytes into an RGB array, reduced to the decode budget."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -152,7 +153,7 @@ def decode_image(label, content, limits=ImageLimits()):
     return DecodedImage(label=label, pixels=pixels, scale=scale)
 
 
-def to_rgb_array(image, *, sixteen_bit=False):
+def to_rgb_array(image: Image.Image, *, sixteen_bit: bool = False) -> npt.NDArray[np.uint8]:
     """Applies EXIF orientation and converts any mode (CMYK, 16-bit, palette, alpha) to 8-bit RGB."""
     ImageOps.exif_transpose(image, in_place=True)
     mode = image.mode
