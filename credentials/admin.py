@@ -1,18 +1,69 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from facenition.admin import ReadOnlyModelAdmin
+from facenition.errors import ApplicationError
 
-from .models import ClientToken, Verification
-from .services import client_token_revoke, verification_expire
+from .models import Client, ClientToken, Verification
+from .services import client_delete, client_token_issue, client_token_revoke, client_token_rotate, verification_expire
+
+
+class CredentialInline(admin.TabularInline):
+    model = ClientToken
+    fields = ("prefix", "api_version", "created_at", "expires_at", "revoked_at", "last_used_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Client)
+class ClientAdmin(ReadOnlyModelAdmin):
+    list_display = ("id", "name", "masked_email", "masked_phone", "verified_at", "created_at")
+    list_filter = (("verified_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("name", "=email", "=phone")
+    search_help_text = (
+        "Matches part of the name, or the full email address or full phone number (E.164) exactly; "
+        "the pages only ever show them masked."
+    )
+    fields = ("id", "name", "masked_email", "masked_phone", "verified_at", "created_at", "enrollment_count")
+    inlines = [CredentialInline]
+    actions = ["issue_tokens", "delete_clients"]
+
+    @admin.display(description="enrollments")
+    def enrollment_count(self, client):
+        return client.enrollments.count()
+
+    @admin.action(description="Issue a new client token (shown once)")
+    def issue_tokens(self, request, queryset):
+        for client in queryset:
+            token, raw = client_token_issue(client=client)
+            self.log_change(request, client, f"Issued client token {token.prefix}…")
+            self.message_user(request, f"{client}: new client token {raw} (shown this once).", messages.SUCCESS)
+
+    @admin.action(description="Delete selected clients, their client tokens and their enrollments")
+    def delete_clients(self, request, queryset):
+        for client in queryset:
+            self.log_deletions(request, Client.objects.filter(pk=client.pk))
+            deleted = client_delete(client=client)
+            self.message_user(
+                request,
+                f"Deleted {deleted.client} with {deleted.credentials} client token(s) and "
+                f"{deleted.enrollments} enrollment(s); their identity tokens now answer 410.",
+                messages.WARNING,
+            )
 
 
 @admin.register(ClientToken)
 class ClientTokenAdmin(ReadOnlyModelAdmin):
     list_display = (
         "prefix",
-        "name",
-        "email",
-        "phone",
+        "client",
         "api_version",
         "created_at",
         "expires_at",
@@ -20,29 +71,41 @@ class ClientTokenAdmin(ReadOnlyModelAdmin):
         "last_used_at",
     )
     list_filter = ("api_version", "created_at", "expires_at", "revoked_at")
-    search_fields = ("prefix", "name", "email", "phone")
+    search_fields = ("prefix", "client__name", "=client__email", "=client__phone")
+    search_help_text = "Matches the prefix or part of the client's name, or its full email or phone exactly."
     # The digest is deliberately absent: the admin never shows anything derived from the secret.
     fields = (
         "prefix",
-        "name",
-        "email",
-        "phone",
+        "client",
         "api_version",
         "created_at",
         "expires_at",
         "revoked_at",
         "last_used_at",
+        "rotated_from",
     )
-    actions = ["revoke_tokens"]
+    actions = ["revoke_tokens", "rotate_tokens"]
 
-    @admin.action(description="Revoke selected client tokens")
+    @admin.action(description="Revoke selected client tokens (their clients keep their enrollments)")
     def revoke_tokens(self, request, queryset):
         self.act_on_each(
             request,
             queryset.filter(revoked_at__isnull=True),
             lambda token: client_token_revoke(token=token),
             "Revoked {count} client token(s).",
+            "Revoked",
         )
+
+    @admin.action(description="Rotate selected client tokens: a new one for the same client (shown once)")
+    def rotate_tokens(self, request, queryset):
+        for token in queryset:
+            try:
+                issued, raw = client_token_rotate(token=token)
+            except ApplicationError as refused:
+                self.message_user(request, f"{token}: {refused.message}", messages.ERROR)
+                continue
+            self.log_change(request, token, f"Rotated: replaced by {issued.prefix}…")
+            self.message_user(request, f"{token.client}: new client token {raw} (shown this once).", messages.SUCCESS)
 
 
 @admin.register(Verification)
@@ -67,8 +130,11 @@ class VerificationAdmin(ReadOnlyModelAdmin):
         ("verified_at", admin.EmptyFieldListFilter),
         ("spent_at", admin.EmptyFieldListFilter),
     )
-    # Searching takes the full address or number; the pages only ever show them masked.
     search_fields = ("=email", "=phone")
+    search_help_text = (
+        "Matches the full email address or the full phone number (E.164, like +14155552671) exactly, "
+        "nothing partial; the pages only ever show them masked."
+    )
     # The code seed is deliberately absent: with the server's key it gives both codes.
     fields = (
         "id",
@@ -97,4 +163,5 @@ class VerificationAdmin(ReadOnlyModelAdmin):
             queryset,
             lambda verification: verification_expire(verification=verification),
             "Expired {count} verification(s).",
+            "Expired",
         )

@@ -4,12 +4,14 @@ import phonenumbers
 from rest_framework import serializers
 
 from facenition.api.auth import presented_client_token
-from facenition.api.views import PublicViewSet
+from facenition.api.ratelimits import PerClientToken
+from facenition.api.views import FacenitionViewSet, PublicViewSet
 
 from .services import (
     client_token_describe,
-    client_token_issue,
+    client_token_issue_v1,
     client_token_issue_verified,
+    client_token_rotate,
     verification_confirm,
     verification_request,
 )
@@ -64,7 +66,7 @@ class ClientTokenViewSet(PublicViewSet):
 
     def generate(self, request, *args, **kwargs):
         data = self._input(self.IssueInputSerializer, request)
-        token, raw = client_token_issue(api_version=request.version, **data)
+        token, raw = client_token_issue_v1(**data)
         return self.ok({"token": raw, "expires_at": token.expires_at.isoformat()}, status=201)
 
     def describe(self, request, *args, **kwargs):
@@ -72,13 +74,25 @@ class ClientTokenViewSet(PublicViewSet):
         return self.ok(
             {
                 "active": token.is_active(),
-                "name": token.name,
+                "name": token.client.name,
                 "api_version": token.api_version,
+                "verified": token.client.is_verified(),
                 "created_at": token.created_at.isoformat(),
                 "expires_at": token.expires_at.isoformat(),
                 "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
             }
         )
+
+
+class ClientTokenRotationViewSet(FacenitionViewSet):
+    """`/rotateToken` (v1 and v2): a new credential for the client of the one presented, which stops
+    working at once. The client's enrollments stay with it."""
+
+    throttle_classes = [PerClientToken]
+
+    def rotate(self, request, *args, **kwargs):
+        token, raw = client_token_rotate(token=request.auth)
+        return self.ok({"token": raw, "expires_at": token.expires_at.isoformat()}, status=201)
 
 
 class VerifiedClientTokenViewSet(PublicViewSet):

@@ -17,19 +17,58 @@ def secret_digest(raw):
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-class ClientToken(models.Model):
-    """A client's API credential. Only a digest of the secret is kept; the prefix finds the row."""
+def mask_email(email):
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if email else ""
 
-    prefix = models.CharField(max_length=16, unique=True)
-    digest = models.CharField(max_length=64)
+
+def mask_phone(phone):
+    return f"{phone[:2]}{'*' * max(len(phone) - 6, 0)}{phone[-4:]}" if phone else ""
+
+
+class Client(models.Model):
+    """An application (an account). It owns its enrollments and holds credentials (client tokens)
+    that are renewed, rotated and revoked without touching them. Only deleting the client itself,
+    which an operator does explicitly, removes its enrollments."""
+
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=20, blank=True)
+    # When the client proved it owns its email and phone (v2 onboarding); None for a v1 client.
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"client {self.pk} {self.name}".strip()
+
+    def is_verified(self):
+        return self.verified_at is not None
+
+    def masked_email(self):
+        return mask_email(self.email)
+
+    def masked_phone(self):
+        return mask_phone(self.phone)
+
+
+class ClientToken(models.Model):
+    """One credential of a client. Only a digest of the secret is kept; the prefix finds the row."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="credentials")
+    prefix = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64)
+    # The API version that issued the client's first credential; a rotated credential keeps it.
     api_version = models.CharField(max_length=4, default="1")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    rotated_from = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rotated_to"
+    )
 
     # Lets a token stand as DRF's request.user.
     is_authenticated = True
@@ -38,7 +77,7 @@ class ClientToken(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self):
-        return f"{self.prefix}… {self.name}".strip()
+        return f"{self.prefix}… {self.client.name}".strip()
 
     def matches(self, raw):
         return hmac.compare_digest(self.digest, secret_digest(raw))
@@ -52,9 +91,9 @@ class ClientToken(models.Model):
     def is_active(self, now=None):
         return not self.is_revoked() and not self.is_expired(now)
 
-    def revoke(self):
+    def revoke(self, now=None):
         if self.revoked_at is None:
-            self.revoked_at = timezone.now()
+            self.revoked_at = now or timezone.now()
             self.save(update_fields=["revoked_at"])
 
 
@@ -69,15 +108,6 @@ class Delivery(models.TextChoices):
     SENT = "sent", "sent"
     FAILED = "failed", "failed"
     SKIPPED = "skipped", "not sent, no longer needed"
-
-
-def mask_email(email):
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}***@{domain}"
-
-
-def mask_phone(phone):
-    return f"{phone[:2]}{'*' * max(len(phone) - 6, 0)}{phone[-4:]}"
 
 
 class Verification(models.Model):

@@ -15,7 +15,7 @@ from facenition.errors import Conflict, Forbidden, Gone, NotFound, TooManyReques
 from facenition.ratelimits import rate_limit_count
 
 from .delivery import DeliveryFailed, email_send, sms_send
-from .models import Channel, ClientToken, Delivery, Verification, secret_digest
+from .models import Channel, Client, ClientToken, Delivery, Verification, secret_digest
 from .tasks import deliver_code
 
 log = logging.getLogger("facenition.credentials")
@@ -32,23 +32,37 @@ def _split(raw):
     return parts[1]
 
 
-def client_token_issue(*, name="", email="", phone="", api_version="1", lifetime=None):
-    """Creates a client token and returns (row, plaintext). The plaintext is never stored."""
+def client_create(*, name="", email="", phone="", verified_at=None):
+    return Client.objects.create(name=name, email=email, phone=phone, verified_at=verified_at)
+
+
+def client_token_issue(*, client=None, name="", email="", phone="", api_version="1", lifetime=None, rotated_from=None):
+    """Issues a credential for `client` (a new client when None) and returns (row, plaintext). The
+    plaintext is never stored."""
     lifetime = lifetime or timedelta(days=settings.FACENITION_CLIENT_TOKEN_DAYS)
+    if client is None:
+        client = client_create(name=name, email=email, phone=phone)
     prefix = secrets.token_hex(6)
     raw = f"{TOKEN_SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
     now = timezone.now()
     token = ClientToken.objects.create(
+        client=client,
         prefix=prefix,
         digest=secret_digest(raw),
-        name=name,
-        email=email,
-        phone=phone,
         api_version=api_version,
         created_at=now,
         expires_at=now + lifetime,
+        rotated_from=rotated_from,
     )
     return token, raw
+
+
+def client_token_issue_v1(*, name="", email=""):
+    """v1 /generateToken: a new client and its first credential, without proof, unless the operator
+    turned that off (FACENITION_V1_TOKENS=false)."""
+    if not settings.FACENITION_V1_TOKENS:
+        raise Forbidden("this server issues tokens to verified pairs only; use v2")
+    return client_token_issue(name=name, email=email, api_version="1")
 
 
 def client_token_find(*, raw):
@@ -56,7 +70,7 @@ def client_token_find(*, raw):
     prefix = _split(raw)
     if prefix is None:
         return None
-    token = ClientToken.objects.filter(prefix=prefix).first()
+    token = ClientToken.objects.filter(prefix=prefix).select_related("client").first()
     if token is None or not token.matches(raw):
         return None
     return token
@@ -67,7 +81,11 @@ def client_token_authenticate(*, raw):
     if token is None:
         raise Unauthorized("The client token is not valid. Ask /generateToken for a new one.")
     if token.is_revoked():
-        raise Unauthorized("The client token was revoked. Ask /generateToken for a new one.")
+        raise Unauthorized(
+            "The client token was revoked"
+            + (" when it was rotated; use the newer one." if hasattr(token, "rotated_to") else ".")
+            + " Ask /generateToken for a new one."
+        )
     if token.is_expired():
         raise Unauthorized("The client token has expired. Ask /generateToken for a new one.")
     now = timezone.now()
@@ -90,8 +108,42 @@ def client_token_describe(*, raw):
 
 
 def client_token_revoke(*, token):
+    """Revokes one credential; the client and its enrollments stay."""
     token.revoke()
     return token
+
+
+def client_token_rotate(*, token):
+    """A new credential for the token's client, like /generateToken issues; the old one stops working
+    at once. Returns (new row, plaintext)."""
+    with transaction.atomic():
+        token = ClientToken.objects.select_for_update().select_related("client").get(pk=token.pk)
+        if not token.is_active():
+            raise Unauthorized("This client token is no longer active; only an active one can be rotated.")
+        issued = client_token_issue(client=token.client, api_version=token.api_version, rotated_from=token)
+        token.revoke()
+    return issued
+
+
+@dataclass(frozen=True)
+class ClientDeletion:
+    client: str
+    credentials: int
+    enrollments: int
+
+
+def client_delete(*, client):
+    """Deletes a client with its credentials and its enrollments, whose identity tokens then answer
+    410; says how many of each went."""
+    from enrollment.models import Enrollment
+
+    with transaction.atomic():
+        described = str(client)
+        credentials = ClientToken.objects.filter(client=client).count()
+        enrollments = Enrollment.objects.filter(client=client).count()
+        client.delete()
+    log.info("deleted %s with %d credential(s) and %d enrollment(s)", described, credentials, enrollments)
+    return ClientDeletion(client=described, credentials=credentials, enrollments=enrollments)
 
 
 def verification_current(*, email, phone, for_update=False):
@@ -215,7 +267,8 @@ def client_token_issue_verified(*, email, phone, name="", api_version="2"):
             raise Forbidden("This verification already issued its client token; verify the pair again for another.")
         if verification.is_expired():
             raise Forbidden("This verification expired before a token was asked for; verify the pair again.")
-        token, raw = client_token_issue(name=name, email=email, phone=phone, api_version=api_version)
+        client = client_create(name=name, email=email, phone=phone, verified_at=verification.verified_at)
+        token, raw = client_token_issue(client=client, api_version=api_version)
         verification.spend(token)
     return token, raw
 
@@ -232,7 +285,8 @@ class PurgeResult:
 
 
 def credentials_purge(*, now=None):
-    """Deletes expired verifications and expired or revoked client tokens."""
+    """Deletes expired verifications and expired or revoked client tokens. Clients, and with them
+    their enrollments, stay: a client with no credential left gets a new one from an operator."""
     now = now or timezone.now()
     with transaction.atomic():
         verifications = {v.pk: f"{v.pk} {v}" for v in Verification.objects.filter(expires_at__lte=now)}

@@ -41,7 +41,11 @@ class EnrollmentAdmin(ReadOnlyModelAdmin):
         "locked_at",
     )
     list_filter = (StateFilter, "client", "accuracy", "created_at")
-    search_fields = ("id", "subject", "client__prefix", "client__name")
+    search_fields = ("=id", "subject", "client__name", "client__credentials__prefix")
+    search_help_text = (
+        "Matches the full enrollment id exactly, or part of the subject, of the client's name or of a "
+        "client token's prefix."
+    )
     # The token digest is deliberately absent.
     fields = (
         "id",
@@ -68,4 +72,5 @@ class EnrollmentAdmin(ReadOnlyModelAdmin):
             queryset.filter(revoked_at__isnull=True).select_related("client"),
             lambda enrollment: enrollment_revoke(client=enrollment.client, enrollment_id=enrollment.pk),
             "Revoked {count} enrollment(s).",
+            "Revoked",
         )

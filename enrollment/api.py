@@ -44,21 +44,25 @@ class EnrollmentViewSet(FacenitionViewSet):
     def generate(self, request, *args, **kwargs):
         data = self._input(self.GenerateInputSerializer, request)
         enrollment, token = enrollment_generate(
-            client=request.auth, images=images_from_request(request, "image"), **data
+            client=request.auth.client, images=images_from_request(request, "image"), **data
         )
         return self.ok(self._issued(enrollment, token), status=201)
 
     def authenticate(self, request, *args, **kwargs):
         data = self._input(self.AuthenticateInputSerializer, request)
-        result = enrollment_authenticate(client=request.auth, images=images_from_request(request, "image"), **data)
+        result = enrollment_authenticate(
+            client=request.auth.client, images=images_from_request(request, "image"), **data
+        )
         return self.ok({"authenticated": result.authenticated, "id": str(result.enrollment.id)})
 
     def revoke(self, request, *args, **kwargs):
         data = self._input(self.RevokeInputSerializer, request)
-        enrollment = enrollment_revoke(client=request.auth, token=data["token"], enrollment_id=data["id"])
+        enrollment = enrollment_revoke(client=request.auth.client, token=data["token"], enrollment_id=data["id"])
         return self.ok({"id": str(enrollment.id), "revoked_at": enrollment.revoked_at.isoformat()})
 
     def rotate(self, request, *args, **kwargs):
         data = self._input(self.RotateInputSerializer, request)
-        enrollment, token = enrollment_rotate(client=request.auth, images=images_from_request(request, "image"), **data)
+        enrollment, token = enrollment_rotate(
+            client=request.auth.client, images=images_from_request(request, "image"), **data
+        )
         return self.ok({**self._issued(enrollment, token), "replaces": str(enrollment.rotated_from_id)})

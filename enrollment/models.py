@@ -11,7 +11,8 @@ class Enrollment(models.Model):
     commitment travels only inside the token, and the row holds a digest of the token."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    client = models.ForeignKey("credentials.ClientToken", on_delete=models.CASCADE, related_name="enrollments")
+    # Deleted only with its client, which an operator does explicitly (credentials.services.client_delete).
+    client = models.ForeignKey("credentials.Client", on_delete=models.CASCADE, related_name="enrollments")
     subject = models.CharField(max_length=200, blank=True)
     accuracy = models.PositiveSmallIntegerField()
     scheme_version = models.PositiveSmallIntegerField()

@@ -118,9 +118,12 @@ def _enrollment_for_token(*, client, raw):
     token = _token_parse(raw)
     enrollment = Enrollment.objects.filter(pk=token.enrollment_id).first()
     if enrollment is None:
-        # The MAC proves this server issued it, so its row was purged after expiry.
+        # The MAC proves this server issued it, so its row was deleted: purged after it expired, or
+        # deleted with its client.
         expired = datetime.fromtimestamp(token.expires_at, tz=UTC)
-        raise Gone(f"This identity token is no longer valid (it expired at {expired.isoformat()}).")
+        if expired <= timezone.now():
+            raise Gone(f"This identity token expired at {expired.isoformat()} and its record was purged.")
+        raise Gone("This identity token is no longer valid: its client was deleted, and its enrollments with it.")
     if not hmac.compare_digest(enrollment.token_digest, secret_digest(raw)):
         raise BadRequest("token: not a valid identity token (it does not match its enrollment).")
     if enrollment.client_id != client.pk:

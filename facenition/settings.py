@@ -198,6 +198,9 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 2 * FACENITION_MAX_IMAGES + 2
 
 # Client tokens.
 FACENITION_CLIENT_TOKEN_DAYS = envint("FACENITION_CLIENT_TOKEN_DAYS", 30)
+# v1 /generateToken (and X-API-Version: 1 on /v2/generateToken) issues a client token without proof
+# of an email or phone. False: it answers 403, and every client is a verified v2 pair.
+FACENITION_V1_TOKENS = envbool("FACENITION_V1_TOKENS", "True")
 
 # Face pipeline. DEEPFACE_HOME is where `make setup` places the weights (under .deepface/weights).
 DEEPFACE_HOME = env("DEEPFACE_HOME", str(BASE_DIR))

@@ -11,7 +11,8 @@ On a viewset, name who is counted; the rate comes from a setting:
 
 Each viewset has a budget of its own; give several viewsets the same `rate_limit_group` to share
 one. For another rate, subclass and point `rate_setting` at another setting. The check runs after
-authentication, so `PerClientToken` counts the token that was accepted.
+authentication, so `PerClientToken` counts the client of the token that was accepted: all its
+credentials share one budget, and rotating a token does not reset it.
 
 To limit something that is not a request (codes sent per email + phone pair), a service calls
 `facenition.ratelimits.rate_limit_count(group=..., key=..., rate=..., message=...)`.
@@ -82,4 +83,4 @@ class PerClientToken(RateLimit):
     def key(self, request, view):
         if request.auth is None:
             return f"ip:{client_ip(request)}"
-        return f"token:{request.auth.pk}"
+        return f"client:{request.auth.client_id}"

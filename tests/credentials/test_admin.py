@@ -50,10 +50,18 @@ def test_the_expire_action_expires_verifications(admin_client, verification):
     assert Verification.objects.get().is_expired()
 
 
-def test_client_tokens_show_the_pair_they_were_issued_to(admin_client, verification):
+def test_clients_show_the_pair_they_were_issued_to_masked(admin_client, verification):
     verification.verify()
     token, _ = client_token_issue_verified(email=verification.email, phone=verification.phone)
 
-    page = admin_client.get(f"/admin/credentials/clienttoken/{token.pk}/change/").content.decode()
+    page = admin_client.get(f"/admin/credentials/client/{token.client_id}/change/").content.decode()
 
-    assert verification.email in page and verification.phone in page
+    assert verification.masked_email() in page and verification.masked_phone() in page
+    assert verification.email not in page and verification.phone not in page
+    assert token.prefix in page
+
+
+def test_the_search_says_what_it_matches(admin_client, verification):
+    page = admin_client.get("/admin/credentials/verification/").content.decode()
+
+    assert "full email address or the full phone number" in page

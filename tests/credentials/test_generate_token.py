@@ -38,7 +38,8 @@ def test_the_whole_v2_flow_ends_with_a_working_token(api, pair, delivered_codes)
     described = api.post("/v2/token", HTTP_X_AUTH_TOKEN=raw).json()
     assert described["active"] is True and described["api_version"] == "2"
     token = ClientToken.objects.get()
-    assert (token.email, token.phone) == (email, phone)
+    assert (token.client.email, token.client.phone) == (email, phone) and token.client.is_verified()
+    assert described["verified"] is True
     assert Verification.objects.get().client_token == token
     api.credentials(HTTP_X_AUTH_TOKEN=raw)
     assert api.post("/v2/match").status_code == 400  # authenticated: it is the images that are missing
