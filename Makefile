@@ -18,8 +18,11 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# Two random keys of their own: Django's SECRET_KEY and the token key that seals identity tokens.
 .env:
-	sed "s/^SECRET_KEY=.*/SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(48))')/" .env.example > .env
+	sed -e "s/^SECRET_KEY=.*/SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(48))')/" \
+		-e "s/^FACENITION_TOKEN_KEY=.*/FACENITION_TOKEN_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(48))')/" \
+		.env.example > .env
 
 setup: $(VENV)/.installed .env
 	$(PY) manage.py place_weights

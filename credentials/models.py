@@ -113,9 +113,9 @@ class Delivery(models.TextChoices):
 class Verification(models.Model):
     """Proof, under way, that a caller owns an email address and a phone number.
 
-    The codes are not stored. Each is derived from `code_seed` and the channel by an HMAC under
-    FACENITION_TOKEN_KEY: a worker can (re)send a code from the row's id alone, and the database
-    without the key says nothing about either code.
+    The codes are not stored. Each is derived from `code_seed` and the channel by an HMAC under the
+    one-time-code sub-key of FACENITION_TOKEN_KEY: a worker can (re)send a code from the row's id
+    alone, and the database without the key says nothing about either code.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -164,11 +164,10 @@ class Verification(models.Model):
 
     def code_for(self, channel):
         """The six-digit code for one channel, leading zeros kept."""
-        mac = hmac.new(
-            settings.FACENITION_TOKEN_KEY.encode(),
-            f"verification-code:{self.code_seed}:{channel}".encode(),
-            hashlib.sha256,
-        )
+        from enrollment.protection.keyring import ONE_TIME_CODES, keyring_from
+
+        key = keyring_from(settings.FACENITION_TOKEN_KEY).current.subkey(ONE_TIME_CODES)
+        mac = hmac.new(key, f"verification-code:{self.code_seed}:{channel}".encode(), hashlib.sha256)
         return f"{int.from_bytes(mac.digest(), 'big') % 1_000_000:06d}"
 
     def codes_match(self, *, email_code, sms_code):

@@ -37,10 +37,11 @@ class EnrollmentAdmin(ReadOnlyModelAdmin):
         "created_at",
         "expires_at",
         "revoked_at",
+        "key_id",
         "consecutive_failures",
         "locked_at",
     )
-    list_filter = (StateFilter, "client", "accuracy", "created_at")
+    list_filter = (StateFilter, "client", "accuracy", "key_id", "created_at")
     search_fields = ("=id", "subject", "client__name", "client__credentials__prefix")
     search_help_text = (
         "Matches the full enrollment id exactly, or part of the subject, of the client's name or of a "
@@ -53,6 +54,7 @@ class EnrollmentAdmin(ReadOnlyModelAdmin):
         "subject",
         "accuracy",
         "scheme_version",
+        "key_id",
         "created_at",
         "expires_at",
         "revoked_at",

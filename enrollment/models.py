@@ -16,6 +16,9 @@ class Enrollment(models.Model):
     subject = models.CharField(max_length=200, blank=True)
     accuracy = models.PositiveSmallIntegerField()
     scheme_version = models.PositiveSmallIntegerField()
+    # Which token key sealed the token (hex; facenition.keyring), so an operator can tell when no
+    # token needs a retired key any more. Empty for a fit1 token, sealed before key ids.
+    key_id = models.CharField(max_length=8, blank=True)
     token_digest = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()

@@ -26,9 +26,11 @@ from .protection import (
     MalformedToken,
     accepts,
     commit,
+    keyring_from,
     open_commitment,
     token_decode,
     token_encode,
+    token_reseal,
 )
 
 
@@ -38,8 +40,9 @@ class Authentication:
     authenticated: bool
 
 
-def _secret():
-    return settings.FACENITION_TOKEN_KEY.encode()
+def token_keyring():
+    """The token keys the settings name: FACENITION_TOKEN_KEY and FACENITION_RETIRED_TOKEN_KEYS."""
+    return keyring_from(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)
 
 
 def _lifetime(expires_in):
@@ -66,20 +69,22 @@ def _enrollment_issue(*, client, embedding, accuracy, subject, lifetime, rotated
     now = timezone.now().replace(microsecond=0)
     expires_at = now + lifetime
     enrollment_id = uuid.uuid4()
+    key = token_keyring().current
     token = IdentityToken(
         enrollment_id=enrollment_id,
         accuracy=accuracy,
         issued_at=int(now.timestamp()),
         expires_at=int(expires_at.timestamp()),
-        commitment=commit(embedding=embedding, enrollment_id=enrollment_id.bytes, secret=_secret()),
+        commitment=commit(embedding=embedding, enrollment_id=enrollment_id.bytes, key=key),
     )
-    raw = token_encode(token, secret=_secret())
+    raw = token_encode(token, key=key)
     enrollment = Enrollment.objects.create(
         id=enrollment_id,
         client=client,
         subject=subject,
         accuracy=accuracy,
         scheme_version=SCHEME_VERSION,
+        key_id=key.key_id.hex(),
         token_digest=secret_digest(raw),
         created_at=now,
         expires_at=expires_at,
@@ -100,7 +105,7 @@ def enrollment_generate(*, client, images, accuracy=DEFAULT_ACCURACY, subject=""
 
 def _token_parse(raw):
     try:
-        return token_decode(raw, secret=_secret())
+        return token_decode(raw, keyring=token_keyring())
     except MalformedToken as problem:
         raise BadRequest(f"token: not a valid identity token ({problem}).") from None
 
@@ -157,7 +162,11 @@ def _face_unlocks(token, images, accuracy):
     """Reads the largest face of each live photo and tries their mean against the token."""
     readings = faces_read(images=images)
     errors = open_commitment(
-        token.commitment, embedding=mean_embedding(readings), enrollment_id=token.enrollment_id.bytes, secret=_secret()
+        token.commitment,
+        embedding=mean_embedding(readings),
+        enrollment_id=token.enrollment_id.bytes,
+        key=token.key,
+        version=token.version,
     )
     return readings, accepts(errors, accuracy)
 
@@ -222,6 +231,32 @@ def enrollment_revoke(*, client, token="", enrollment_id=None):
         raise BadRequest("Send the identity token as `token` or its enrollment's `id`.")
     enrollment.revoke()
     return enrollment
+
+
+def enrollment_reseal(*, token):
+    """Re-seals an identity token under the current token key, without the face: same enrollment,
+    same commitment, new key id. The row then holds the new token's digest, so the old text stops
+    working. Returns (enrollment, new token). A token already under the current key comes back as is."""
+    parsed = _token_parse(token)
+    with transaction.atomic():
+        enrollment = Enrollment.objects.select_for_update().filter(pk=parsed.enrollment_id).first()
+        if enrollment is None:
+            raise NotFound("No enrollment for this identity token (it was purged or deleted with its client).")
+        if not hmac.compare_digest(enrollment.token_digest, secret_digest(token)):
+            raise BadRequest("token: not a valid identity token (it does not match its enrollment).")
+        _require_usable(enrollment)
+        key = token_keyring().current
+        if parsed.key_id == key.key_id:
+            return enrollment, token
+        try:
+            _, raw = token_reseal(parsed, key=key)
+        except MalformedToken as problem:
+            raise BadRequest(f"token: {problem}.") from None
+        enrollment.token_digest = secret_digest(raw)
+        enrollment.key_id = key.key_id.hex()
+        enrollment.scheme_version = SCHEME_VERSION
+        enrollment.save(update_fields=["token_digest", "key_id", "scheme_version"])
+    return enrollment, raw
 
 
 def enrollment_purge_expired(*, now=None):

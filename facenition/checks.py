@@ -4,7 +4,7 @@ Each app registers its own checks (`credentials.checks`, `matching.checks`); the
 are announced once, in the server's log (`facenition.startup`)."""
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
 
 
 @register()
@@ -20,8 +20,58 @@ def secrets_configured(app_configs, **kwargs):
         )
     elif len(settings.SECRET_KEY) < 32:
         problems.append(Error("SECRET_KEY is shorter than 32 characters.", id="facenition.E002"))
-    if len(settings.FACENITION_TOKEN_KEY) < 32:
+    problems += token_keys_problems()
+    return problems
+
+
+def token_keys_problems():
+    from enrollment.protection.keyring import parse_retired
+
+    key = settings.FACENITION_TOKEN_KEY
+    if key == settings.MISSING_TOKEN_KEY:
+        return [
+            Error(
+                "FACENITION_TOKEN_KEY is not set: it seals identity tokens and derives one-time codes.",
+                hint="Run `make setup`, which writes a random one to .env beside SECRET_KEY, or set "
+                "FACENITION_TOKEN_KEY in the environment of the web process and the worker. Replacing one: "
+                "see 'Rotating the token key' in the README.",
+                id="facenition.E004",
+            )
+        ]
+    problems = []
+    if len(key) < 32:
         problems.append(Error("FACENITION_TOKEN_KEY is shorter than 32 characters.", id="facenition.E003"))
+    if key == settings.SECRET_KEY:
+        problems.append(
+            Error(
+                "FACENITION_TOKEN_KEY is the same as SECRET_KEY.",
+                hint="Give tokens a key of their own; to keep the tokens sealed under the old one, list it in "
+                "FACENITION_RETIRED_TOKEN_KEYS.",
+                id="facenition.E005",
+            )
+        )
+    short = [
+        index
+        for index, retired in enumerate(parse_retired(settings.FACENITION_RETIRED_TOKEN_KEYS), 1)
+        if len(retired) < 32
+    ]
+    if short:
+        problems.append(
+            Error(
+                f"FACENITION_RETIRED_TOKEN_KEYS: key {', '.join(map(str, short))} is shorter than 32 characters.",
+                hint="List the former FACENITION_TOKEN_KEY values exactly, separated by commas.",
+                id="facenition.E006",
+            )
+        )
+    if key == settings.DEVELOPMENT_TOKEN_KEY:
+        problems.append(
+            Warning(
+                "FACENITION_TOKEN_KEY is not set: the embedded development server seals tokens under a fixed "
+                "development key that anyone can read in the source.",
+                hint="Run `make setup` or set FACENITION_TOKEN_KEY before keeping any real enrollment.",
+                id="facenition.W002",
+            )
+        )
     return problems
 
 

@@ -52,9 +52,21 @@ TESTING = "pytest" in sys.modules
 # A missing secret is reported by the system check facenition.E001 rather than papered over.
 MISSING_SECRET = "missing-secret-key"
 SECRET_KEY = env("SECRET_KEY") or ("test-only-secret-key-" + "x" * 40 if TESTING else MISSING_SECRET)
-# A key of its own for MACs over identity tokens and one-time codes, so that rotating
-# Django's session key does not invalidate every enrollment.
-FACENITION_TOKEN_KEY = env("FACENITION_TOKEN_KEY", SECRET_KEY)
+# The key that seals identity tokens and derives one-time codes (enrollment/protection/keyring.py),
+# apart from SECRET_KEY so that rotating Django's key changes nothing for tokens. Required: the check
+# facenition.E004 stops a server without it, but for the tests and the embedded default (no
+# DATABASE_URL), which run with a fixed development key and say so (facenition.W002).
+MISSING_TOKEN_KEY = "missing-token-key"
+DEVELOPMENT_TOKEN_KEY = "development-only-token-key-" + "d" * 40
+FACENITION_TOKEN_KEY = env("FACENITION_TOKEN_KEY") or (
+    "test-only-token-key-" + "t" * 40
+    if TESTING
+    else DEVELOPMENT_TOKEN_KEY
+    if not env("DATABASE_URL")
+    else MISSING_TOKEN_KEY
+)
+# Keys that no longer seal anything but still open the tokens sealed under them, comma-separated.
+FACENITION_RETIRED_TOKEN_KEYS = env("FACENITION_RETIRED_TOKEN_KEYS")
 ALLOWED_HOSTS = [h for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 
 INSTALLED_APPS = [

@@ -53,3 +53,21 @@ def test_a_celery_worker_with_its_broker_past_the_codes_life_refuses_to_start():
     )
     assert result.returncode != 0
     assert "FACENITION_BROKER_VISIBILITY_SECONDS (3600) must be below FACENITION_CODE_LIFETIME_SECONDS" in result.stderr
+
+
+def test_a_missing_token_key_stops_start_up_and_names_the_variable(settings):
+    settings.FACENITION_TOKEN_KEY = settings.MISSING_TOKEN_KEY
+    errors = [m for m in run_checks() if m.id == "facenition.E004"]
+    assert errors and "FACENITION_TOKEN_KEY" in errors[0].msg and "make setup" in errors[0].hint
+
+
+def test_a_token_key_equal_to_secret_key_stops_start_up(settings):
+    assert "facenition.E005" in ids({"FACENITION_TOKEN_KEY": settings.SECRET_KEY}, settings)
+
+
+def test_a_short_retired_key_stops_start_up(settings):
+    assert "facenition.E006" in ids({"FACENITION_RETIRED_TOKEN_KEYS": "x" * 40 + ", short"}, settings)
+
+
+def test_the_embedded_development_key_is_announced(settings):
+    assert "facenition.W002" in ids({"FACENITION_TOKEN_KEY": settings.DEVELOPMENT_TOKEN_KEY}, settings)

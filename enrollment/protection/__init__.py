@@ -11,17 +11,27 @@ The construction, in order:
    thermometer codes: 1,023 bits (the last one is dropped).
 2. Commit (`code`): draw a random 46-bit key, encode it with BCH(1023, 46), which corrects up to
    219 bit errors, and keep the codeword XOR the template bits as helper data.
-3. Seal (`tokens`): the helper data is encrypted under a server secret and the key is kept only
-   as an HMAC under another, so a token (or a stolen database plus tokens) gives an attacker
+3. Seal (`tokens`): the helper data and a hash of the key are encrypted under sub-keys of the token
+   key (`keyring`: HKDF per purpose, a key id in every token, retired keys still accepted), and the
+   token is signed under a third, so a token (or a stolen database plus tokens) gives an attacker
    neither the template bits nor anything to test key guesses against offline.
 4. Open: XOR the helper data with the probe's bits (same seed, same rotation), decode; the probe
-   is accepted when the decoded key's HMAC matches and the number of corrected errors is within
+   is accepted when the decoded key's hash matches and the number of corrected errors is within
    the accuracy level's gate.
 """
 
 from .code import warm_up
+from .keyring import Keyring, TokenKey, keyring_from
 from .scheme import ERRORS_ALLOWED, Commitment, accepts, commit, helper_bits, open_commitment
-from .tokens import SCHEME_VERSION, IdentityToken, MalformedToken, token_decode, token_encode
+from .tokens import (
+    SCHEME_VERSION,
+    IdentityToken,
+    MalformedToken,
+    UnknownKey,
+    token_decode,
+    token_encode,
+    token_reseal,
+)
 
 __all__ = [
     "ERRORS_ALLOWED",
@@ -29,11 +39,16 @@ __all__ = [
     "Commitment",
     "accepts",
     "IdentityToken",
+    "Keyring",
     "MalformedToken",
+    "TokenKey",
+    "UnknownKey",
+    "keyring_from",
     "commit",
     "helper_bits",
     "open_commitment",
     "token_decode",
     "token_encode",
+    "token_reseal",
     "warm_up",
 ]

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import code
 from .binarisation import TEMPLATE_BITS, template_bits
+from .keyring import HELPER_DATA, KEY_CHECK
 
 SEED_BYTES = 16
 HELPER_BYTES = (TEMPLATE_BITS + 7) // 8
@@ -20,63 +21,98 @@ HELPER_BYTES = (TEMPLATE_BITS + 7) // 8
 ERRORS_ALLOWED = {1: 219, 2: 212, 3: 204, 4: 196, 5: 188, 6: 180, 7: 172, 8: 164}
 
 
+# The first identity tokens (fit1) kept an HMAC of the key; fit2 tokens keep its hash, encrypted,
+# which the server can re-seal under a new token key without the face.
+LEGACY_VERSION = 1
+CURRENT_VERSION = 2
+_CHECK_BYTES = 32
+
+
 @dataclass(frozen=True)
 class Commitment:
-    seed: bytes  # draws the token's rotation and salts its keystream
-    sealed_helper: bytes  # (codeword XOR template bits), encrypted under the server secret
-    key_check: bytes  # HMAC of the key under the server secret
+    seed: bytes  # draws the token's rotation and salts its keystreams
+    sealed_helper: bytes  # (codeword XOR template bits), encrypted under the token key
+    key_check: bytes  # fit2: SHA-256 of the key, encrypted under the token key; fit1: HMAC of the key
 
 
-def _subkey(secret, purpose):
-    return hmac.new(secret, b"facenition identity token: " + purpose, hashlib.sha256).digest()
+def _subkey(key, purpose, version):
+    return key.legacy_subkey(purpose) if version == LEGACY_VERSION else key.subkey(purpose)
 
 
-def _keystream(secret, enrollment_id, seed):
-    key = _subkey(secret, b"helper data")
-    blocks = (HELPER_BYTES + 31) // 32
+def _keystream(subkey, enrollment_id, seed, length):
+    blocks = (length + 31) // 32
     stream = b"".join(
-        hmac.new(key, enrollment_id + seed + bytes([block]), hashlib.sha256).digest() for block in range(blocks)
+        hmac.new(subkey, enrollment_id + seed + bytes([block]), hashlib.sha256).digest() for block in range(blocks)
     )
-    return np.frombuffer(stream[:HELPER_BYTES], dtype=np.uint8)
+    return np.frombuffer(stream[:length], dtype=np.uint8)
 
 
-def _seal(helper, secret, enrollment_id, seed):
-    packed = np.packbits(helper)
-    return (packed ^ _keystream(secret, enrollment_id, seed)).tobytes()
+def _xor(data, stream):
+    return (np.frombuffer(data, dtype=np.uint8) ^ stream).tobytes()
 
 
-def helper_bits(commitment, *, enrollment_id, secret):
-    """The commitment's helper data in the clear: only the server, holding the secret, can see it."""
-    sealed = np.frombuffer(commitment.sealed_helper, dtype=np.uint8)
-    return np.unpackbits(sealed ^ _keystream(secret, enrollment_id, commitment.seed))[:TEMPLATE_BITS]
+def _helper_stream(key, version, enrollment_id, seed):
+    return _keystream(_subkey(key, HELPER_DATA, version), enrollment_id, seed, HELPER_BYTES)
 
 
-def _key_check(key_bits, secret, enrollment_id):
-    return hmac.new(
-        _subkey(secret, b"key check"), enrollment_id + np.packbits(key_bits).tobytes(), hashlib.sha256
-    ).digest()
+def _check_stream(key, enrollment_id, seed):
+    return _keystream(key.subkey(KEY_CHECK), enrollment_id, seed, _CHECK_BYTES)
 
 
-def commit(*, embedding, enrollment_id, secret):
-    """A fresh commitment to `embedding`: new seed, new rotation, new key. `enrollment_id` is bytes."""
+def helper_bits(commitment, *, enrollment_id, key, version=CURRENT_VERSION):
+    """The commitment's helper data in the clear: only the server, holding the key, can see it."""
+    clear = _xor(commitment.sealed_helper, _helper_stream(key, version, enrollment_id, commitment.seed))
+    return np.unpackbits(np.frombuffer(clear, dtype=np.uint8))[:TEMPLATE_BITS]
+
+
+def _key_digest(key_bits, enrollment_id):
+    return hashlib.sha256(b"facenition key check" + enrollment_id + np.packbits(key_bits).tobytes()).digest()
+
+
+def _key_matches(commitment, key_bits, *, enrollment_id, key, version):
+    if version == LEGACY_VERSION:
+        expected = hmac.new(
+            key.legacy_subkey(KEY_CHECK), enrollment_id + np.packbits(key_bits).tobytes(), hashlib.sha256
+        ).digest()
+        return hmac.compare_digest(expected, commitment.key_check)
+    clear = _xor(commitment.key_check, _check_stream(key, enrollment_id, commitment.seed))
+    return hmac.compare_digest(_key_digest(key_bits, enrollment_id), clear)
+
+
+def commit(*, embedding, enrollment_id, key):
+    """A fresh commitment to `embedding` under the token key `key` (facenition.keyring.TokenKey): new
+    seed, new rotation, new BCH key. `enrollment_id` is bytes."""
     seed = secrets.token_bytes(SEED_BYTES)
-    key = code.random_key()
-    helper = code.encode(key) ^ template_bits(embedding, seed)
+    bch_key = code.random_key()
+    helper = np.packbits(code.encode(bch_key) ^ template_bits(embedding, seed)).tobytes()
     return Commitment(
         seed=seed,
-        sealed_helper=_seal(helper, secret, enrollment_id, seed),
-        key_check=_key_check(key, secret, enrollment_id),
+        sealed_helper=_xor(helper, _helper_stream(key, CURRENT_VERSION, enrollment_id, seed)),
+        key_check=_xor(_key_digest(bch_key, enrollment_id), _check_stream(key, enrollment_id, seed)),
     )
 
 
-def open_commitment(commitment, *, embedding, enrollment_id, secret):
+def reseal(commitment, *, enrollment_id, old_key, new_key):
+    """The same commitment (seed, helper data, key) sealed under `new_key` instead of `old_key`; the
+    face is not needed. Only fit2 commitments can be re-sealed: a fit1 one keeps an HMAC of its key,
+    which cannot be moved to another key without the key itself."""
+    helper = _xor(commitment.sealed_helper, _helper_stream(old_key, CURRENT_VERSION, enrollment_id, commitment.seed))
+    check = _xor(commitment.key_check, _check_stream(old_key, enrollment_id, commitment.seed))
+    return Commitment(
+        seed=commitment.seed,
+        sealed_helper=_xor(helper, _helper_stream(new_key, CURRENT_VERSION, enrollment_id, commitment.seed)),
+        key_check=_xor(check, _check_stream(new_key, enrollment_id, commitment.seed)),
+    )
+
+
+def open_commitment(commitment, *, embedding, enrollment_id, key, version=CURRENT_VERSION):
     """How many bit errors `embedding` needed corrected to unlock the commitment, or None if it
     does not unlock it at all."""
-    word = helper_bits(commitment, enrollment_id=enrollment_id, secret=secret) ^ template_bits(
+    word = helper_bits(commitment, enrollment_id=enrollment_id, key=key, version=version) ^ template_bits(
         embedding, commitment.seed
     )
-    key, errors = code.decode(word)
-    if key is None or not hmac.compare_digest(_key_check(key, secret, enrollment_id), commitment.key_check):
+    bch_key, errors = code.decode(word)
+    if bch_key is None or not _key_matches(commitment, bch_key, enrollment_id=enrollment_id, key=key, version=version):
         return None
     return errors
 

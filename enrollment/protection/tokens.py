@@ -1,8 +1,11 @@
-"""The identity token's wire format: `fit1_` + base64url(fields ‖ HMAC-SHA256 of the fields).
+"""The identity token's wire format: `fit2_` + base64url(fields ‖ HMAC-SHA256 of the fields).
 
-Fields, big-endian: scheme version (1 byte), enrollment id (16), accuracy (1), issued and expiry
-times (4 + 4, Unix seconds), then the commitment: seed (16), sealed helper data (128), key check
-(32). About 310 characters, URL-safe.
+Fields, big-endian: scheme version (1 byte), key id (4: which token key sealed it), enrollment id
+(16), accuracy (1), issued and expiry times (4 + 4, Unix seconds), then the commitment: seed (16),
+sealed helper data (128), sealed key check (32). About 320 characters, URL-safe.
+
+`fit1_` tokens, issued before the keyring, carry no key id: each accepted key is tried in turn with
+the sub-keys of that time. They keep working as long as their key is the current or a retired one.
 """
 
 import base64
@@ -11,20 +14,24 @@ import hashlib
 import hmac
 import struct
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .scheme import HELPER_BYTES, SEED_BYTES, Commitment
+from .keyring import KEY_ID_BYTES, TOKEN_MAC, TokenKey
+from .scheme import CURRENT_VERSION, HELPER_BYTES, LEGACY_VERSION, SEED_BYTES, Commitment, reseal
 
-SCHEME_VERSION = 1
-PREFIX = f"fit{SCHEME_VERSION}_"
-_HEADER = struct.Struct(">B16sBII")
+SCHEME_VERSION = CURRENT_VERSION
+PREFIXES = {LEGACY_VERSION: "fit1_", CURRENT_VERSION: "fit2_"}
+_HEADERS = {LEGACY_VERSION: struct.Struct(">B16sBII"), CURRENT_VERSION: struct.Struct(f">B{KEY_ID_BYTES}s16sBII")}
 _KEY_CHECK_BYTES = 32
 _MAC_BYTES = 32
-_BODY_BYTES = _HEADER.size + SEED_BYTES + HELPER_BYTES + _KEY_CHECK_BYTES
 
 
 class MalformedToken(ValueError):
     """Not a token this server issued, or one altered since."""
+
+
+class UnknownKey(MalformedToken):
+    """Sealed under a token key this server no longer holds."""
 
 
 @dataclass(frozen=True)
@@ -34,38 +41,70 @@ class IdentityToken:
     issued_at: int
     expires_at: int
     commitment: Commitment
+    version: int = CURRENT_VERSION
+    # The key that sealed the token, once decoded or encoded.
+    key: TokenKey | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def key_id(self):
+        return self.key.key_id if self.key is not None and self.version == CURRENT_VERSION else b""
 
 
-def _mac(body, secret):
-    key = hmac.new(secret, b"facenition identity token: mac", hashlib.sha256).digest()
-    return hmac.new(key, body, hashlib.sha256).digest()
+def _mac(body, key, version):
+    subkey = key.legacy_subkey(TOKEN_MAC) if version == LEGACY_VERSION else key.subkey(TOKEN_MAC)
+    return hmac.new(subkey, body, hashlib.sha256).digest()
 
 
-def token_encode(token, *, secret):
+def _body_bytes(version):
+    return _HEADERS[version].size + SEED_BYTES + HELPER_BYTES + _KEY_CHECK_BYTES
+
+
+def token_encode(token, *, key):
+    """The token, sealed and signed under `key` (its commitment must already be sealed under it)."""
     c = token.commitment
-    body = _HEADER.pack(SCHEME_VERSION, token.enrollment_id.bytes, token.accuracy, token.issued_at, token.expires_at)
+    times = (token.accuracy, token.issued_at, token.expires_at)
+    body = _HEADERS[CURRENT_VERSION].pack(CURRENT_VERSION, key.key_id, token.enrollment_id.bytes, *times)
     body += c.seed + c.sealed_helper + c.key_check
-    return PREFIX + base64.urlsafe_b64encode(body + _mac(body, secret)).rstrip(b"=").decode()
+    encoded = base64.urlsafe_b64encode(body + _mac(body, key, CURRENT_VERSION)).rstrip(b"=").decode()
+    return PREFIXES[CURRENT_VERSION] + encoded
 
 
-def token_decode(text, *, secret):
-    """The token's fields, once its MAC checks out; MalformedToken otherwise."""
-    if not isinstance(text, str) or not text.startswith(PREFIX):
-        raise MalformedToken(f"an identity token starts with {PREFIX}")
-    encoded = text[len(PREFIX) :].strip()
+def _candidates(body, version, keyring):
+    if version == LEGACY_VERSION:
+        return keyring.keys
+    key_id = _HEADERS[CURRENT_VERSION].unpack_from(body)[1]
+    key = keyring.find(key_id)
+    if key is None:
+        raise UnknownKey(f"it was sealed under a token key this server no longer holds (key id {key_id.hex()})")
+    return (key,)
+
+
+def token_decode(text, *, keyring):
+    """The token's fields and the key that opens it, once its MAC checks out; MalformedToken otherwise."""
+    if not isinstance(text, str):
+        raise MalformedToken("an identity token is a string")
+    version = next((v for v, prefix in PREFIXES.items() if text.startswith(prefix)), None)
+    if version is None:
+        raise MalformedToken(f"an identity token starts with {PREFIXES[CURRENT_VERSION]}")
+    encoded = text[len(PREFIXES[version]) :].strip()
     try:
         raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
     except (binascii.Error, ValueError):
         raise MalformedToken("not valid base64url") from None
-    if len(raw) != _BODY_BYTES + _MAC_BYTES:
+    size = _body_bytes(version)
+    if len(raw) != size + _MAC_BYTES:
         raise MalformedToken("wrong length")
-    body, mac = raw[:_BODY_BYTES], raw[_BODY_BYTES:]
-    if not hmac.compare_digest(mac, _mac(body, secret)):
+    body, mac = raw[:size], raw[size:]
+    if raw[0] != version:
+        raise MalformedToken(f"scheme version {raw[0]} is not supported")
+    key = next(
+        (k for k in _candidates(body, version, keyring) if hmac.compare_digest(mac, _mac(body, k, version))), None
+    )
+    if key is None:
         raise MalformedToken("the signature does not match")
-    version, enrollment_id, accuracy, issued_at, expires_at = _HEADER.unpack_from(body)
-    if version != SCHEME_VERSION:
-        raise MalformedToken(f"scheme version {version} is not supported")
-    rest = body[_HEADER.size :]
+    fields = _HEADERS[version].unpack_from(body)
+    enrollment_id, accuracy, issued_at, expires_at = fields[-4:]
+    rest = body[_HEADERS[version].size :]
     seed, rest = rest[:SEED_BYTES], rest[SEED_BYTES:]
     sealed_helper, key_check = rest[:HELPER_BYTES], rest[HELPER_BYTES:]
     return IdentityToken(
@@ -74,4 +113,22 @@ def token_decode(text, *, secret):
         issued_at=issued_at,
         expires_at=expires_at,
         commitment=Commitment(seed=seed, sealed_helper=sealed_helper, key_check=key_check),
+        version=version,
+        key=key,
     )
+
+
+def token_reseal(token, *, key):
+    """(the same token under `key`, its text). A fit1 token cannot be re-sealed (see scheme.reseal)."""
+    if token.version != CURRENT_VERSION:
+        raise MalformedToken("a fit1 token cannot be re-sealed; /rotate it with live photos instead")
+    commitment = reseal(token.commitment, enrollment_id=token.enrollment_id.bytes, old_key=token.key, new_key=key)
+    moved = IdentityToken(
+        enrollment_id=token.enrollment_id,
+        accuracy=token.accuracy,
+        issued_at=token.issued_at,
+        expires_at=token.expires_at,
+        commitment=commitment,
+        key=key,
+    )
+    return moved, token_encode(moved, key=key)

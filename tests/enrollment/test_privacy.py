@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from enrollment.protection import code, helper_bits, token_decode
+from enrollment.protection import code, helper_bits, keyring_from, token_decode
 from enrollment.protection.binarisation import BITS_PER_COMPONENT, TEMPLATE_BITS
 
 from .conftest import authenticate, generate, images
@@ -13,17 +13,17 @@ from .conftest import authenticate, generate, images
 pytestmark = [pytest.mark.django_db, pytest.mark.faces]
 
 
-def secret():
-    return settings.FACENITION_TOKEN_KEY.encode()
+def keyring():
+    return keyring_from(settings.FACENITION_TOKEN_KEY)
 
 
 def clear_helper_bits(raw):
-    token = token_decode(raw, secret=secret())
-    return helper_bits(token.commitment, enrollment_id=token.enrollment_id.bytes, secret=secret())
+    token = token_decode(raw, keyring=keyring())
+    return helper_bits(token.commitment, enrollment_id=token.enrollment_id.bytes, key=token.key)
 
 
 def sealed_helper_bits(raw):
-    token = token_decode(raw, secret=secret())
+    token = token_decode(raw, keyring=keyring())
     return np.unpackbits(np.frombuffer(token.commitment.sealed_helper, dtype=np.uint8))[:TEMPLATE_BITS]
 
 
@@ -38,7 +38,7 @@ def test_no_column_of_any_table_holds_an_embedding_or_an_image(authed, people):
     authenticate(authed, tokens[0], people("deepface-a")[6:7])
     authenticate(authed, tokens[0], people("deepface-b")[:1])
     authed.post("/rotate", {"token": tokens[1], "image": images(*people("obama")[3:6])}, format="json")
-    sealed = [token_decode(raw, secret=secret()).commitment.sealed_helper.hex() for raw in tokens]
+    sealed = [token_decode(raw, keyring=keyring()).commitment.sealed_helper.hex() for raw in tokens]
 
     rows_seen = 0
     with connection.cursor() as cursor:

@@ -1,8 +1,12 @@
 """The Django-free scheme under enrollment/protection, where its behaviour is not visible through
 the endpoints."""
 
+import base64
+import hashlib
+import hmac
 import json
 import shutil
+import struct
 import subprocess
 import sys
 import uuid
@@ -11,40 +15,126 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from enrollment.protection import IdentityToken, MalformedToken, commit, open_commitment, token_decode, token_encode
+from enrollment.protection import (
+    IdentityToken,
+    Keyring,
+    MalformedToken,
+    TokenKey,
+    UnknownKey,
+    code,
+    commit,
+    open_commitment,
+    token_decode,
+    token_encode,
+    token_reseal,
+)
+from enrollment.protection.binarisation import template_bits
+from enrollment.protection.keyring import HELPER_DATA, KEY_CHECK, PURPOSES, TOKEN_MAC
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SECRET = b"a server secret of some length " * 2
+NEWER = b"a newer server secret, just as long" * 2
+KEY = TokenKey(SECRET)
 
 
-def some_token(accuracy=4):
+def some_token(accuracy=4, key=KEY):
     enrollment_id = uuid.uuid4()
     embedding = np.random.default_rng(7).standard_normal(128)
-    commitment = commit(embedding=embedding, enrollment_id=enrollment_id.bytes, secret=SECRET)
+    commitment = commit(embedding=embedding, enrollment_id=enrollment_id.bytes, key=key)
     return embedding, IdentityToken(enrollment_id, accuracy, 1_700_000_000, 1_800_000_000, commitment)
 
 
-def test_a_token_reads_back_as_issued():
+def test_a_token_reads_back_as_issued_with_the_key_that_sealed_it():
     _, token = some_token(accuracy=6)
-    assert token_decode(token_encode(token, secret=SECRET), secret=SECRET) == token
+    decoded = token_decode(token_encode(token, key=KEY), keyring=Keyring(SECRET))
+    assert decoded == token
+    assert decoded.key_id == KEY.key_id and decoded.key == KEY
 
 
 def test_a_token_is_refused_under_another_server_secret():
     _, token = some_token()
-    with pytest.raises(MalformedToken):
-        token_decode(token_encode(token, secret=SECRET), secret=b"another secret entirely, also long")
+    with pytest.raises(UnknownKey):
+        token_decode(token_encode(token, key=KEY), keyring=Keyring(b"another secret entirely, also long"))
+
+
+def test_a_token_whose_key_id_was_altered_is_refused():
+    _, token = some_token()
+    raw = token_encode(token, key=KEY)
+    body = bytearray(base64.urlsafe_b64decode(raw[5:] + "=" * (-len(raw[5:]) % 4)))
+    body[1:5] = TokenKey(NEWER).key_id
+    forged = "fit2_" + base64.urlsafe_b64encode(bytes(body)).rstrip(b"=").decode()
+    with pytest.raises(MalformedToken, match="signature"):
+        token_decode(forged, keyring=Keyring(NEWER, [SECRET]))
+
+
+def test_every_purpose_has_a_sub_key_of_its_own_and_none_is_the_key():
+    subkeys = [KEY.subkey(purpose) for purpose in PURPOSES] + [KEY.key_id]
+    assert len(set(subkeys)) == len(subkeys) and SECRET not in subkeys
+    assert TokenKey(NEWER).subkey(PURPOSES[0]) != KEY.subkey(PURPOSES[0])
+
+
+def test_a_retired_key_still_opens_its_tokens_and_a_reseal_moves_them_to_the_current_key():
+    embedding, token = some_token()
+    raw = token_encode(token, key=KEY)
+    keyring = Keyring(NEWER, [SECRET])
+    old = token_decode(raw, keyring=keyring)
+    assert old.key == KEY
+    opened = dict(embedding=embedding, enrollment_id=token.enrollment_id.bytes)
+    assert open_commitment(old.commitment, key=old.key, **opened) == 0
+
+    _, resealed = token_reseal(old, key=keyring.current)
+    new = token_decode(resealed, keyring=Keyring(NEWER))
+    assert new.key_id == TokenKey(NEWER).key_id and new.commitment.seed == token.commitment.seed
+    assert open_commitment(new.commitment, key=new.key, **opened) == 0
+    assert open_commitment(new.commitment, key=KEY, **opened) is None
+
+
+def fit1_token(embedding, secret):
+    """A token as the server issued them before the keyring (no key id, sub-keys by plain HMAC),
+    rebuilt from that version's construction."""
+    key = TokenKey(secret)
+    enrollment_id, seed, bch_key = uuid.uuid4(), b"s" * 16, code.random_key()
+    helper = np.packbits(code.encode(bch_key) ^ template_bits(embedding, seed)).tobytes()
+    stream = b"".join(
+        hmac.new(key.legacy_subkey(HELPER_DATA), enrollment_id.bytes + seed + bytes([block]), hashlib.sha256).digest()
+        for block in range(4)
+    )
+    sealed = bytes(a ^ b for a, b in zip(helper, stream, strict=True))
+    check = hmac.new(
+        key.legacy_subkey(KEY_CHECK), enrollment_id.bytes + np.packbits(bch_key).tobytes(), hashlib.sha256
+    ).digest()
+    body = struct.pack(">B16sBII", 1, enrollment_id.bytes, 4, 1_700_000_000, 1_800_000_000) + seed + sealed + check
+    mac = hmac.new(key.legacy_subkey(TOKEN_MAC), body, hashlib.sha256).digest()
+    return "fit1_" + base64.urlsafe_b64encode(body + mac).rstrip(b"=").decode()
+
+
+def test_a_token_from_before_the_keyring_still_opens_under_its_key_current_or_retired():
+    embedding = np.random.default_rng(7).standard_normal(128)
+    raw = fit1_token(embedding, SECRET)
+
+    for keyring in (Keyring(SECRET), Keyring(NEWER, [SECRET])):
+        token = token_decode(raw, keyring=keyring)
+        assert (token.version, token.key, token.key_id) == (1, KEY, b"")
+        opened = dict(enrollment_id=token.enrollment_id.bytes, key=token.key, version=token.version)
+        assert open_commitment(token.commitment, embedding=embedding, **opened) == 0
+        stranger = np.random.default_rng(8).standard_normal(128)
+        assert open_commitment(token.commitment, embedding=stranger, **opened) is None
+    with pytest.raises(MalformedToken, match="signature"):
+        token_decode(raw, keyring=Keyring(NEWER))
+    with pytest.raises(MalformedToken, match="cannot be re-sealed"):
+        token_reseal(token_decode(raw, keyring=Keyring(NEWER, [SECRET])), key=TokenKey(NEWER))
 
 
 def test_the_enrolled_embedding_opens_its_commitment_and_a_stranger_does_not():
     embedding, token = some_token()
-    opened = dict(enrollment_id=token.enrollment_id.bytes, secret=SECRET)
+    opened = dict(enrollment_id=token.enrollment_id.bytes, key=KEY)
     assert open_commitment(token.commitment, embedding=embedding, **opened) == 0
     stranger = np.random.default_rng(8).standard_normal(128)
     assert open_commitment(token.commitment, embedding=stranger, **opened) is None
     # The same face under another server secret does not open it either.
     assert (
         open_commitment(
-            token.commitment, embedding=embedding, enrollment_id=token.enrollment_id.bytes, secret=b"x" * 40
+            token.commitment, embedding=embedding, enrollment_id=token.enrollment_id.bytes, key=TokenKey(b"x" * 40)
         )
         is None
     )
