@@ -202,7 +202,10 @@ FACENITION_MAX_ASPECT_RATIO = envfloat("FACENITION_MAX_ASPECT_RATIO", 20)
 # Photos with more pixels are decoded at reduced size (JPEG: by the decoder itself), one at a time.
 FACENITION_DECODE_MAX_PIXELS = envint("FACENITION_DECODE_MAX_PIXELS", 16_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FACENITION_MAX_IMAGES * FACENITION_MAX_IMAGE_BYTES * 4 // 3 + 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = FACENITION_MAX_IMAGE_BYTES + 1
+# Face photos never reach the disk: every upload stays in memory, whatever its size (Django's default
+# writes files of a body over 2.5 MB to temporary files). The request as a whole is capped at
+# FACENITION_MAX_REQUEST_BYTES before anything reads it.
+FILE_UPLOAD_HANDLERS = ["facenition.api.uploads.InMemoryOnlyUploadHandler"]
 # Two image fields of ten images, base64 in JSON included, plus room for the other fields.
 FACENITION_MAX_REQUEST_BYTES = 2 * FACENITION_MAX_IMAGES * FACENITION_MAX_IMAGE_BYTES * 4 // 3 + 1024 * 1024
 # Two image fields at most per request (/match: image and reference).
