@@ -291,9 +291,10 @@ TWILIO_DEFAULT_CALLERID = env("TWILIO_DEFAULT_CALLERID")
 FACENITION_TWILIO_API_URL = env("FACENITION_TWILIO_API_URL")
 FACENITION_TWILIO_TIMEOUT_SECONDS = envint("FACENITION_TWILIO_TIMEOUT_SECONDS", 10)
 
-# `celery -A facenition beat` runs the purge hourly (Procfile: beat).
+# `celery -A facenition beat` runs both purges hourly (Procfile: beat).
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-credentials": {"task": "credentials.tasks.purge_expired_credentials", "schedule": 3600.0},
+    "purge-expired-enrollments": {"task": "enrollment.tasks.purge_expired_enrollments", "schedule": 3600.0},
 }
 # Beat's own bookkeeping file, kept out of the checkout.
 CELERY_BEAT_SCHEDULE_FILENAME = env("CELERY_BEAT_SCHEDULE_FILENAME", "/tmp/facenition-celerybeat-schedule")
