@@ -1,44 +1,51 @@
-"""What the server keeps and what a token gives away: no face data at rest, tokens unlinkable."""
+"""What the server keeps and what a token gives away, tested the way an attacker would go about it:
+no face data at rest; with the token key, a token gives its face back and tokens of one face link;
+without the key, neither attack gets anywhere. The README's "Threat model" states the same."""
 
 import numpy as np
 import pytest
-from django.conf import settings
 from django.db import connection
 
-from enrollment.protection import code, helper_bits, keyring_from, token_decode
-from enrollment.protection.binarisation import BITS_PER_COMPONENT, TEMPLATE_BITS
+from enrollment.protection import accepts, open_commitment, token_decode
+from enrollment.protection.attacks import cosine_distance, invert, link
+from enrollment.services import token_keyring
+from facenition.api.images import decode_image
+from matching.accuracy import DEFAULT_ACCURACY, MATCH_THRESHOLDS
+from matching.services import faces_read
 
 from .conftest import authenticate, generate, images
 
 pytestmark = [pytest.mark.django_db, pytest.mark.faces]
 
 
-def keyring():
-    return keyring_from(settings.FACENITION_TOKEN_KEY)
+def decoded(raw):
+    return token_decode(raw, keyring=token_keyring())
 
 
-def clear_helper_bits(raw):
-    token = token_decode(raw, keyring=keyring())
-    return helper_bits(token.commitment, enrollment_id=token.enrollment_id.bytes, key=token.key)
+def issued(client, photos):
+    response = generate(client, photos)
+    assert response.status_code == 201, response.json()
+    return response.json()["token"]
 
 
-def sealed_helper_bits(raw):
-    token = token_decode(raw, keyring=keyring())
-    return np.unpackbits(np.frombuffer(token.commitment.sealed_helper, dtype=np.uint8))[:TEMPLATE_BITS]
+def embedding_of(photo):
+    return faces_read(images=[decode_image(photo.file, photo.read())])[0].face.embedding
 
 
-def differing(a, b):
-    return float(np.mean(a != b))
+def opens(token, embedding):
+    """Whether `embedding` unlocks the token at the default accuracy, as /authenticate would decide."""
+    errors = open_commitment(
+        token.commitment, embedding=embedding, enrollment_id=token.enrollment_id.bytes, key=token.key
+    )
+    return accepts(errors, DEFAULT_ACCURACY)
 
 
 def test_no_column_of_any_table_holds_an_embedding_or_an_image(authed, people):
-    tokens = [
-        generate(authed, people(identity)[:3]).json()["token"] for identity in ("deepface-a", "obama", "deepface-c")
-    ]
+    tokens = [issued(authed, people(identity)[:3]) for identity in ("deepface-a", "obama", "deepface-c")]
     authenticate(authed, tokens[0], people("deepface-a")[6:7])
     authenticate(authed, tokens[0], people("deepface-b")[:1])
     authed.post("/rotate", {"token": tokens[1], "image": images(*people("obama")[3:6])}, format="json")
-    sealed = [token_decode(raw, keyring=keyring()).commitment.sealed_helper.hex() for raw in tokens]
+    sealed = [decoded(raw).commitment.sealed_helper.hex() for raw in tokens]
 
     rows_seen = 0
     with connection.cursor() as cursor:
@@ -56,69 +63,49 @@ def test_no_column_of_any_table_holds_an_embedding_or_an_image(authed, people):
     assert rows_seen >= 5
 
 
-def test_two_tokens_from_the_same_face_are_unlinkable(authed, people):
-    photos = people("deepface-a")[:3]
-    first, second = (generate(authed, photos).json()["token"] for _ in range(2))
-    someone_else = generate(authed, people("deepface-b")[:3]).json()["token"]
+def test_with_the_key_a_token_gives_its_face_back_and_without_it_nothing(authed, other_client, people):
+    """The inversion attack: rebuild an embedding from a token, then use it as the face."""
+    stolen = decoded(issued(authed, people("deepface-a")[:3]))
+    elsewhere = decoded(issued(other_client, people("deepface-a")[3:6]))  # the same person, another client
+    stranger = decoded(issued(authed, people("deepface-b")[:3]))
+    unseen = people("deepface-a")[6:]
 
-    same_face = differing(clear_helper_bits(first), clear_helper_bits(second))
-    two_people = differing(clear_helper_bits(first), clear_helper_bits(someone_else))
-    assert 0.45 <= same_face <= 0.55
-    assert 0.45 <= two_people <= 0.55
-    assert 0.45 <= differing(sealed_helper_bits(first), sealed_helper_bits(second)) <= 0.55
+    rebuilt = invert(stolen, stolen.key)
 
-    # The classic link: XOR two helper words of one face and decode. Without a rotation of its own
-    # per token this lands within the code's reach; with it, it must not.
-    key, _ = code.decode(clear_helper_bits(first) ^ clear_helper_bits(second))
-    assert key is None
+    assert rebuilt is not None
+    enrolled = np.mean([embedding_of(photo) for photo in people("deepface-a")[:3]], axis=0)
+    assert cosine_distance(rebuilt, enrolled) < 0.01
+    # The rebuilt embedding stands in for the face: /match would call it the person's own photos at
+    # its most tolerant level, and it unlocks the person's token at another client.
+    assert all(cosine_distance(rebuilt, embedding_of(photo)) <= MATCH_THRESHOLDS[1] for photo in unseen)
+    assert opens(elsewhere, rebuilt) and not opens(stranger, rebuilt)
 
-
-def thermometer_template(word):
-    """The word as template bits, if every component's 8 bits read 1…10…0, else None."""
-    groups = np.append(word, 0)[: (TEMPLATE_BITS + 1)].reshape(-1, BITS_PER_COMPONENT)
-    return word if np.all(np.diff(groups.astype(int), axis=1) <= 0) else None
+    # The same attack on the token as it travels, without the key:
+    assert invert(stolen, None) is None
 
 
-def gf2_solve(matrix, target):
-    """x with x @ matrix = target over GF(2) for a square matrix, or None if it is singular."""
-    a = np.concatenate([matrix.T, target[:, None]], axis=1).astype(np.uint8)
-    size = matrix.shape[0]
-    for column in range(size):
-        pivots = np.nonzero(a[column:, column])[0]
-        if pivots.size == 0:
-            return None
-        pivot = column + pivots[0]
-        a[[column, pivot]] = a[[pivot, column]]
-        others = np.nonzero(a[:, column])[0]
-        others = others[others != column]
-        a[others] ^= a[column]
-    return a[:, -1]
+def test_with_the_key_tokens_of_one_face_link_across_clients_and_rotation_and_without_it_they_do_not(
+    authed, other_client, people
+):
+    """The linking attack: invert both tokens and compare, and XOR their helpers and decode."""
+    first = issued(authed, people("deepface-a")[:3])
+    rotated = authed.post("/rotate", {"token": first, "image": images(*people("deepface-a")[3:6])}, format="json")
+    assert rotated.status_code == 200, rotated.json()
+    same_face = [
+        decoded(first),
+        decoded(issued(other_client, people("deepface-a")[:3])),  # the same photos, another client
+        decoded(rotated.json()["token"]),  # after /rotate
+    ]
+    another = decoded(issued(other_client, people("deepface-b")[:3]))
+    key = same_face[0].key
+    pairs = [(same_face[0], same_face[1]), (same_face[0], same_face[2]), (same_face[1], same_face[2])]
+    strangers = [(token, another) for token in same_face]
+    rebuilt = {}
 
+    with_key = [link(a, b, key, rebuilt=rebuilt) for a, b in pairs + strangers]
+    assert [result.linked for result in with_key] == [True] * 3 + [False] * 3
+    assert not any(result.code_offset for result in with_key)  # each token's own rotation defeats it
 
-def template_from_helper(helper, tries=10_000, seed=0):
-    """An attack on helper data in the clear: each component's first thermometer bit is 1 and its
-    last 0 for 8 in 9 people, which gives noisy linear equations in the key; solve random sets of
-    46 of them until the word helper XOR codeword reads as a valid thermometer template."""
-    generator = np.asarray(code.bch().G, dtype=np.uint8)
-    positions = [i for i in range(TEMPLATE_BITS) if i % BITS_PER_COMPONENT in (0, BITS_PER_COMPONENT - 1)]
-    likely = np.array([1 if i % BITS_PER_COMPONENT == 0 else 0 for i in positions], dtype=np.uint8)
-    rng = np.random.default_rng(seed)
-    for _ in range(tries):
-        chosen = rng.choice(len(positions), size=code.KEY_BITS, replace=False)
-        columns = [positions[i] for i in chosen]
-        key = gf2_solve(generator[:, columns], helper[columns] ^ likely[chosen])
-        if key is None:
-            continue
-        template = thermometer_template(helper ^ (key @ generator % 2).astype(np.uint8))
-        if template is not None:
-            return template
-    return None
-
-
-def test_a_token_without_the_server_secret_does_not_give_the_template_away(authed, people):
-    raw = generate(authed, people("deepface-a")[:3]).json()["token"]
-    # With the server secret, the helper data is in the clear and the attack finds the template:
-    # this is what sealing it is for, and shows the attack works.
-    assert template_from_helper(clear_helper_bits(raw)) is not None
-    # The token as anyone else holds it:
-    assert template_from_helper(sealed_helper_bits(raw)) is None
+    without_key = [link(a, b, rebuilt=rebuilt) for a, b in pairs + strangers]
+    assert [result.linked for result in without_key] == [False] * 6
+    assert all(result.rebuilt_distance is None for result in without_key)
