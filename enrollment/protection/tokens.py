@@ -91,6 +91,10 @@ def token_decode(text, *, keyring):
         raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
     except (binascii.Error, ValueError):
         raise MalformedToken("not valid base64url") from None
+    # One text per token: base64 leaves spare bits in the last character, which would otherwise let
+    # several texts carry the same signed bytes.
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != encoded:
+        raise MalformedToken("not valid base64url")
     size = _body_bytes(version)
     if len(raw) != size + _MAC_BYTES:
         raise MalformedToken("wrong length")

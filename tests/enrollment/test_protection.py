@@ -67,6 +67,20 @@ def test_a_token_whose_key_id_was_altered_is_refused():
         token_decode(forged, keyring=Keyring(NEWER, [SECRET]))
 
 
+def test_a_token_has_one_text_only_its_last_character_cannot_be_swapped():
+    _, token = some_token()
+    raw = token_encode(token, key=KEY)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    accepted = []
+    for character in alphabet:
+        try:
+            token_decode(raw[:-1] + character, keyring=Keyring(SECRET))
+        except MalformedToken:
+            continue
+        accepted.append(character)
+    assert accepted == [raw[-1]]
+
+
 def test_every_purpose_has_a_sub_key_of_its_own_and_none_is_the_key():
     subkeys = [KEY.subkey(purpose) for purpose in PURPOSES] + [KEY.key_id]
     assert len(set(subkeys)) == len(subkeys) and SECRET not in subkeys
