@@ -50,17 +50,24 @@ def token_keys_problems():
                 id="facenition.E005",
             )
         )
-    short = [
-        index
-        for index, retired in enumerate(parse_retired(settings.FACENITION_RETIRED_TOKEN_KEYS), 1)
-        if len(retired) < 32
-    ]
+    retired_keys = parse_retired(settings.FACENITION_RETIRED_TOKEN_KEYS)
+    short = [index for index, retired in enumerate(retired_keys, 1) if len(retired) < 32]
     if short:
         problems.append(
             Error(
                 f"FACENITION_RETIRED_TOKEN_KEYS: key {', '.join(map(str, short))} is shorter than 32 characters.",
                 hint="List the former FACENITION_TOKEN_KEY values exactly, separated by commas.",
                 id="facenition.E006",
+            )
+        )
+    if settings.SECRET_KEY in retired_keys:
+        problems.append(
+            Warning(
+                "SECRET_KEY is listed in FACENITION_RETIRED_TOKEN_KEYS: Django's key still opens the identity "
+                "tokens sealed under it, and with them the faces they protect.",
+                hint="Change SECRET_KEY now (nothing of the tokens depends on it any more); the old value stays "
+                "in FACENITION_RETIRED_TOKEN_KEYS until `manage.py token_keys` counts no live token under it.",
+                id="facenition.W003",
             )
         )
     if key == settings.DEVELOPMENT_TOKEN_KEY:

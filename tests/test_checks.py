@@ -71,3 +71,8 @@ def test_a_short_retired_key_stops_start_up(settings):
 
 def test_the_embedded_development_key_is_announced(settings):
     assert "facenition.W002" in ids({"FACENITION_TOKEN_KEY": settings.DEVELOPMENT_TOKEN_KEY}, settings)
+
+
+def test_secret_key_kept_as_a_retired_token_key_is_announced(settings):
+    assert "facenition.W003" not in ids({}, settings)
+    assert "facenition.W003" in ids({"FACENITION_RETIRED_TOKEN_KEYS": settings.SECRET_KEY}, settings)
