@@ -42,9 +42,9 @@ class ClientAdmin(ReadOnlyModelAdmin):
     @admin.action(description="Issue a new client token (shown once)")
     def issue_tokens(self, request, queryset):
         for client in queryset:
-            token, raw = client_token_issue(client=client)
-            self.log_change(request, client, f"Issued client token {token.prefix}…")
-            self.message_user(request, f"{client}: new client token {raw} (shown this once).", messages.SUCCESS)
+            issued = client_token_issue(client=client)
+            self.log_change(request, client, f"Issued client token {issued.token.prefix}…")
+            self.message_user(request, f"{client}: new client token {issued.raw} (shown this once).", messages.SUCCESS)
 
     @admin.action(description="Delete selected clients, their client tokens and their enrollments")
     def delete_clients(self, request, queryset):
@@ -100,12 +100,14 @@ class ClientTokenAdmin(ReadOnlyModelAdmin):
     def rotate_tokens(self, request, queryset):
         for token in queryset:
             try:
-                issued, raw = client_token_rotate(token=token)
+                issued = client_token_rotate(token=token)
             except ApplicationError as refused:
                 self.message_user(request, f"{token}: {refused.message}", messages.ERROR)
                 continue
-            self.log_change(request, token, f"Rotated: replaced by {issued.prefix}…")
-            self.message_user(request, f"{token.client}: new client token {raw} (shown this once).", messages.SUCCESS)
+            self.log_change(request, token, f"Rotated: replaced by {issued.token.prefix}…")
+            self.message_user(
+                request, f"{token.client}: new client token {issued.raw} (shown this once).", messages.SUCCESS
+            )
 
 
 @admin.register(Verification)

@@ -8,6 +8,7 @@ from facenition.api.ratelimits import PerClientToken
 from facenition.api.views import FacenitionViewSet, PublicViewSet
 
 from .services import (
+    IssuedToken,
     client_token_describe,
     client_token_issue_v1,
     client_token_issue_verified,
@@ -57,6 +58,10 @@ class PairInputSerializer(serializers.Serializer):
     phone = E164PhoneField()
 
 
+def issued_token_answer(issued: IssuedToken) -> dict[str, str]:
+    return {"token": issued.raw, "expires_at": issued.token.expires_at.isoformat()}
+
+
 class ClientTokenViewSet(PublicViewSet):
     """`/generateToken` (v1: issues at once) and `/token` (introspection)."""
 
@@ -66,8 +71,7 @@ class ClientTokenViewSet(PublicViewSet):
 
     def generate(self, request, *args, **kwargs):
         data = self._input(self.IssueInputSerializer, request)
-        token, raw = client_token_issue_v1(**data)
-        return self.ok({"token": raw, "expires_at": token.expires_at.isoformat()}, status=201)
+        return self.ok(issued_token_answer(client_token_issue_v1(**data)), status=201)
 
     def describe(self, request, *args, **kwargs):
         token = client_token_describe(raw=presented_client_token(request))
@@ -91,8 +95,7 @@ class ClientTokenRotationViewSet(FacenitionViewSet):
     throttle_classes = [PerClientToken]
 
     def rotate(self, request, *args, **kwargs):
-        token, raw = client_token_rotate(token=request.auth)
-        return self.ok({"token": raw, "expires_at": token.expires_at.isoformat()}, status=201)
+        return self.ok(issued_token_answer(client_token_rotate(token=request.auth)), status=201)
 
 
 class VerifiedClientTokenViewSet(PublicViewSet):
@@ -105,8 +108,9 @@ class VerifiedClientTokenViewSet(PublicViewSet):
 
     def generate(self, request, *args, **kwargs):
         data = self._input(self.IssueInputSerializer, request)
-        token, raw = client_token_issue_verified(api_version=request.version, **data)
-        return self.ok({"token": raw, "expires_at": token.expires_at.isoformat()}, status=201)
+        return self.ok(
+            issued_token_answer(client_token_issue_verified(api_version=request.version, **data)), status=201
+        )
 
 
 class VerificationViewSet(PublicViewSet):

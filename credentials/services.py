@@ -2,8 +2,10 @@ import logging
 import math
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
+from typing import NamedTuple
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -25,20 +27,35 @@ TOKEN_SCHEME = "fnc"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def _split(raw):
+def _split(raw: str) -> str | None:
     parts = raw.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_SCHEME or not parts[1] or not parts[2]:
         return None
     return parts[1]
 
 
-def client_create(*, name="", email="", phone="", verified_at=None):
+def client_create(*, name: str = "", email: str = "", phone: str = "", verified_at: datetime | None = None) -> Client:
     return Client.objects.create(name=name, email=email, phone=phone, verified_at=verified_at)
 
 
-def client_token_issue(*, client=None, name="", email="", phone="", api_version="1", lifetime=None, rotated_from=None):
-    """Issues a credential for `client` (a new client when None) and returns (row, plaintext). The
-    plaintext is never stored."""
+class IssuedToken(NamedTuple):
+    """A credential just issued: its row, and its plaintext, which is shown this once and never stored."""
+
+    token: ClientToken
+    raw: str
+
+
+def client_token_issue(
+    *,
+    client: Client | None = None,
+    name: str = "",
+    email: str = "",
+    phone: str = "",
+    api_version: str = "1",
+    lifetime: timedelta | None = None,
+    rotated_from: ClientToken | None = None,
+) -> IssuedToken:
+    """Issues a credential for `client` (a new client when None)."""
     lifetime = lifetime or timedelta(days=settings.FACENITION_CLIENT_TOKEN_DAYS)
     if client is None:
         client = client_create(name=name, email=email, phone=phone)
@@ -54,10 +71,10 @@ def client_token_issue(*, client=None, name="", email="", phone="", api_version=
         expires_at=now + lifetime,
         rotated_from=rotated_from,
     )
-    return token, raw
+    return IssuedToken(token=token, raw=raw)
 
 
-def client_token_issue_v1(*, name="", email=""):
+def client_token_issue_v1(*, name: str = "", email: str = "") -> IssuedToken:
     """v1 /generateToken: a new client and its first credential, without proof, unless the operator
     turned that off (FACENITION_V1_TOKENS=false)."""
     if not settings.FACENITION_V1_TOKENS:
@@ -65,7 +82,7 @@ def client_token_issue_v1(*, name="", email=""):
     return client_token_issue(name=name, email=email, api_version="1")
 
 
-def client_token_find(*, raw):
+def client_token_find(*, raw: str) -> ClientToken | None:
     """The row a presented token belongs to, or None. Compares digests in constant time."""
     prefix = _split(raw)
     if prefix is None:
@@ -76,7 +93,7 @@ def client_token_find(*, raw):
     return token
 
 
-def client_token_authenticate(*, raw):
+def client_token_authenticate(*, raw: str) -> ClientToken:
     token = client_token_find(raw=raw)
     if token is None:
         raise Unauthorized("The client token is not valid. Ask /generateToken for a new one.")
@@ -95,27 +112,27 @@ def client_token_authenticate(*, raw):
     return token
 
 
-def client_token_describe(*, raw):
+def client_token_describe(*, raw: str | None) -> ClientToken:
     """What /token tells about a presented token; unknown → 404, revoked or expired → 410."""
     token = client_token_find(raw=raw) if raw else None
     if token is None:
         raise NotFound("No such client token.")
-    if token.is_revoked():
+    if token.revoked_at is not None:
         raise Gone(f"This client token was revoked at {token.revoked_at.isoformat()}.")
     if token.is_expired():
         raise Gone(f"This client token expired at {token.expires_at.isoformat()}.")
     return token
 
 
-def client_token_revoke(*, token):
+def client_token_revoke(*, token: ClientToken) -> ClientToken:
     """Revokes one credential; the client and its enrollments stay."""
     token.revoke()
     return token
 
 
-def client_token_rotate(*, token):
+def client_token_rotate(*, token: ClientToken) -> IssuedToken:
     """A new credential for the token's client, like /generateToken issues; the old one stops working
-    at once. Returns (new row, plaintext)."""
+    at once."""
     with transaction.atomic():
         token = ClientToken.objects.select_for_update().select_related("client").get(pk=token.pk)
         if not token.is_active():
@@ -132,7 +149,7 @@ class ClientDeletion:
     enrollments: int
 
 
-def client_delete(*, client):
+def client_delete(*, client: Client) -> ClientDeletion:
     """Deletes a client with its credentials and its enrollments, whose identity tokens then answer
     410; says how many of each went."""
     from enrollment.models import Enrollment
@@ -146,7 +163,7 @@ def client_delete(*, client):
     return ClientDeletion(client=described, credentials=credentials, enrollments=enrollments)
 
 
-def verification_current(*, email, phone, for_update=False):
+def verification_current(*, email: str, phone: str, for_update: bool = False) -> Verification | None:
     """The pair's latest verification, which alone counts; None when the pair never asked."""
     verifications = Verification.objects.filter(email=email, phone=phone).order_by("-created_at")
     if for_update:
@@ -154,7 +171,7 @@ def verification_current(*, email, phone, for_update=False):
     return verifications.first()
 
 
-def verification_request(*, email, phone):
+def verification_request(*, email: str, phone: str) -> Verification:
     """Sends the pair two one-time codes, one by email and one by SMS, through Celery once the row
     is committed. While the pair's verification is still pending, the same codes are sent again
     and its failure count stays. Past FACENITION_CODE_SEND_RATE sends → 429."""
@@ -175,7 +192,7 @@ def verification_request(*, email, phone):
     return verification
 
 
-def _queue_code_deliveries(verification_id):
+def _queue_code_deliveries(verification_id: UUID) -> None:
     channels = list(Channel.values)
     for index, channel in enumerate(channels):
         try:
@@ -198,7 +215,7 @@ CODE_MESSAGES = {
 CODE_EMAIL_SUBJECT = "Your Facenition verification code"
 
 
-def verification_deliver(*, verification_id, channel, retry_at=None):
+def verification_deliver(*, verification_id: UUID | str, channel: str, retry_at: datetime | None = None) -> None:
     """Sends one channel's code of a verification and records the outcome on it.
 
     Returns quietly when the row is gone or its code can no longer be used. On a provider error,
@@ -213,7 +230,7 @@ def verification_deliver(*, verification_id, channel, retry_at=None):
         verification.record_delivery(channel, Delivery.SKIPPED, "the code could no longer be used when its turn came")
         return
     minutes = math.ceil(verification.seconds_left(now) / 60)
-    body = CODE_MESSAGES[channel].format(code=verification.code_for(channel), minutes=minutes)
+    body = CODE_MESSAGES[Channel(channel)].format(code=verification.code_for(channel), minutes=minutes)
     try:
         if channel == Channel.EMAIL:
             email_send(to=verification.email, subject=CODE_EMAIL_SUBJECT, body=body)
@@ -227,7 +244,7 @@ def verification_deliver(*, verification_id, channel, retry_at=None):
     verification.record_delivery(channel, Delivery.SENT)
 
 
-def verification_confirm(*, email, phone, email_code, sms_code):
+def verification_confirm(*, email: str, phone: str, email_code: str, sms_code: str) -> Verification:
     """Checks both codes against the pair's verification. Every wrong pair of codes counts, under a
     row lock, so parallel guesses cannot get past FACENITION_CODE_MAX_FAILURES."""
     with transaction.atomic():
@@ -254,7 +271,7 @@ def verification_confirm(*, email, phone, email_code, sms_code):
     return verification
 
 
-def client_token_issue_verified(*, email, phone, name="", api_version="2"):
+def client_token_issue_verified(*, email: str, phone: str, name: str = "", api_version: str = "2") -> IssuedToken:
     """Issues a client token to a pair that proved it owns both; the verification is then spent."""
     with transaction.atomic():
         verification = verification_current(email=email, phone=phone, for_update=True)
@@ -268,23 +285,23 @@ def client_token_issue_verified(*, email, phone, name="", api_version="2"):
         if verification.is_expired():
             raise Forbidden("This verification expired before a token was asked for; verify the pair again.")
         client = client_create(name=name, email=email, phone=phone, verified_at=verification.verified_at)
-        token, raw = client_token_issue(client=client, api_version=api_version)
-        verification.spend(token)
-    return token, raw
+        issued = client_token_issue(client=client, api_version=api_version)
+        verification.spend(issued.token)
+    return issued
 
 
-def verification_expire(*, verification):
+def verification_expire(*, verification: Verification) -> Verification:
     verification.expire()
     return verification
 
 
 @dataclass(frozen=True)
 class PurgeResult:
-    verifications: list  # "id masked-email / masked-phone" of each verification deleted
-    client_tokens: list  # "prefix… name" of each client token deleted
+    verifications: list[str]  # "id masked-email / masked-phone" of each verification deleted
+    client_tokens: list[str]  # "prefix… name" of each client token deleted
 
 
-def credentials_purge(*, now=None):
+def credentials_purge(*, now: datetime | None = None) -> PurgeResult:
     """Deletes expired verifications and expired or revoked client tokens. Clients, and with them
     their enrollments, stay: a client with no credential left gets a new one from an operator."""
     now = now or timezone.now()

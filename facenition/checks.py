@@ -4,12 +4,12 @@ Each app registers its own checks (`credentials.checks`, `matching.checks`); the
 are announced once, in the server's log (`facenition.startup`)."""
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 
 @register()
 def secrets_configured(app_configs, **kwargs):
-    problems = []
+    problems: list[CheckMessage] = []
     if settings.SECRET_KEY == settings.MISSING_SECRET:
         problems.append(
             Error(
@@ -38,7 +38,7 @@ def token_keys_problems():
                 id="facenition.E004",
             )
         ]
-    problems = []
+    problems: list[CheckMessage] = []
     if len(key) < 32:
         problems.append(Error("FACENITION_TOKEN_KEY is shorter than 32 characters.", id="facenition.E003"))
     if key == settings.SECRET_KEY:
@@ -85,7 +85,7 @@ def token_keys_problems():
 @register()
 def timeouts_consistent(app_configs, **kwargs):
     """Each wait fits in the request's deadline, and the deadline in gunicorn's timeout."""
-    problems = []
+    problems: list[CheckMessage] = []
     deadline = settings.FACENITION_REQUEST_DEADLINE_SECONDS
     if deadline >= settings.GUNICORN_TIMEOUT:
         problems.append(

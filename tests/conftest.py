@@ -71,8 +71,7 @@ def api():
 def client_token(db):
     from credentials.services import client_token_issue
 
-    _, raw = client_token_issue(name="test client")
-    return raw
+    return client_token_issue(name="test client").raw
 
 
 @pytest.fixture

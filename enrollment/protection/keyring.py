@@ -14,6 +14,7 @@ mechanisms ever share a key. `SECRET_KEY` is not among them: changing it changes
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -29,7 +30,7 @@ _SALT = b"facenition keyring v1"
 _LEGACY_LABELS = {HELPER_DATA: b"helper data", KEY_CHECK: b"key check", TOKEN_MAC: b"mac"}
 
 
-def hkdf(secret, info, length=32):
+def hkdf(secret: bytes, info: bytes, length: int = 32) -> bytes:
     """HKDF-SHA256 (RFC 5869): extract with a fixed salt, expand with `info`."""
     prk = hmac.new(_SALT, secret, hashlib.sha256).digest()
     blocks, previous = [], b""
@@ -44,15 +45,15 @@ class TokenKey:
     secret: bytes = field(repr=False)
 
     @property
-    def key_id(self):
+    def key_id(self) -> bytes:
         return hkdf(self.secret, b"key id", KEY_ID_BYTES)
 
-    def subkey(self, purpose):
+    def subkey(self, purpose: str) -> bytes:
         if purpose not in PURPOSES:
             raise ValueError(f"no sub-key for {purpose!r}")
         return hkdf(self.secret, b"purpose: " + purpose.encode())
 
-    def legacy_subkey(self, purpose):
+    def legacy_subkey(self, purpose: str) -> bytes:
         """The sub-key a fit1 token used for `purpose`, from before sub-keys came from HKDF."""
         return hmac.new(self.secret, b"facenition identity token: " + _LEGACY_LABELS[purpose], hashlib.sha256).digest()
 
@@ -60,27 +61,27 @@ class TokenKey:
 class Keyring:
     """The current key and the retired keys still accepted, found by key id."""
 
-    def __init__(self, current, retired=()):
+    def __init__(self, current: bytes, retired: Iterable[bytes] = ()) -> None:
         self.current = TokenKey(current)
         self.retired = tuple(TokenKey(secret) for secret in retired if secret != current)
         self._by_id = {key.key_id: key for key in (*reversed(self.retired), self.current)}
 
     @property
-    def keys(self):
+    def keys(self) -> tuple[TokenKey, ...]:
         """Every accepted key, the current one first."""
         return (self.current, *self.retired)
 
-    def find(self, key_id):
+    def find(self, key_id: bytes) -> TokenKey | None:
         return self._by_id.get(key_id)
 
 
-def parse_retired(value):
+def parse_retired(value: str) -> tuple[str, ...]:
     """FACENITION_RETIRED_TOKEN_KEYS: comma-separated keys, blanks ignored."""
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 @lru_cache(maxsize=8)
-def keyring_from(current, retired=""):
+def keyring_from(current: str, retired: str = "") -> Keyring:
     """The keyring of FACENITION_TOKEN_KEY (`current`) and FACENITION_RETIRED_TOKEN_KEYS (`retired`),
     built once per pair of values."""
     return Keyring(current.encode(), [secret.encode() for secret in parse_retired(retired)])

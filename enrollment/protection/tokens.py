@@ -16,7 +16,7 @@ import struct
 import uuid
 from dataclasses import dataclass, field
 
-from .keyring import KEY_ID_BYTES, TOKEN_MAC, TokenKey
+from .keyring import KEY_ID_BYTES, TOKEN_MAC, Keyring, TokenKey
 from .scheme import CURRENT_VERSION, HELPER_BYTES, LEGACY_VERSION, SEED_BYTES, Commitment, reseal
 
 SCHEME_VERSION = CURRENT_VERSION
@@ -46,20 +46,20 @@ class IdentityToken:
     key: TokenKey | None = field(default=None, compare=False, repr=False)
 
     @property
-    def key_id(self):
+    def key_id(self) -> bytes:
         return self.key.key_id if self.key is not None and self.version == CURRENT_VERSION else b""
 
 
-def _mac(body, key, version):
+def _mac(body: bytes, key: TokenKey, version: int) -> bytes:
     subkey = key.legacy_subkey(TOKEN_MAC) if version == LEGACY_VERSION else key.subkey(TOKEN_MAC)
     return hmac.new(subkey, body, hashlib.sha256).digest()
 
 
-def _body_bytes(version):
+def _body_bytes(version: int) -> int:
     return _HEADERS[version].size + SEED_BYTES + HELPER_BYTES + _KEY_CHECK_BYTES
 
 
-def token_encode(token, *, key):
+def token_encode(token: IdentityToken, *, key: TokenKey) -> str:
     """The token, sealed and signed under `key` (its commitment must already be sealed under it)."""
     c = token.commitment
     times = (token.accuracy, token.issued_at, token.expires_at)
@@ -69,7 +69,7 @@ def token_encode(token, *, key):
     return PREFIXES[CURRENT_VERSION] + encoded
 
 
-def _candidates(body, version, keyring):
+def _candidates(body: bytes, version: int, keyring: Keyring) -> tuple[TokenKey, ...]:
     if version == LEGACY_VERSION:
         return keyring.keys
     key_id = _HEADERS[CURRENT_VERSION].unpack_from(body)[1]
@@ -79,7 +79,7 @@ def _candidates(body, version, keyring):
     return (key,)
 
 
-def token_decode(text, *, keyring):
+def token_decode(text: object, *, keyring: Keyring) -> IdentityToken:
     """The token's fields and the key that opens it, once its MAC checks out; MalformedToken otherwise."""
     if not isinstance(text, str):
         raise MalformedToken("an identity token is a string")
@@ -122,7 +122,7 @@ def token_decode(text, *, keyring):
     )
 
 
-def token_reseal(token, *, key):
+def token_reseal(token: IdentityToken, *, key: TokenKey) -> tuple[IdentityToken, str]:
     """(the same token under `key`, its text). A fit1 token cannot be re-sealed (see scheme.reseal)."""
     if token.version != CURRENT_VERSION:
         raise MalformedToken("a fit1 token cannot be re-sealed; /rotate it with live photos instead")

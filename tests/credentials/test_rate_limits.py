@@ -55,7 +55,7 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(api, settings):
 
 def test_match_is_limited_per_client_token(api, settings):
     settings.FACENITION_RATE_LIMIT_PER_TOKEN = "2/m"
-    first, second = client_token_issue()[1], client_token_issue()[1]
+    first, second = client_token_issue().raw, client_token_issue().raw
     for _ in range(2):
         assert api.post("/match", HTTP_X_AUTH_TOKEN=first).status_code == 400  # no images
 
@@ -95,7 +95,7 @@ def test_limited_endpoints_answer_502_when_redis_is_down(api, redis_down, path, 
 
 
 def test_match_answers_502_when_redis_is_down(api, redis_down):
-    raw = client_token_issue()[1]
+    raw = client_token_issue().raw
 
     response = api.post("/match", HTTP_X_AUTH_TOKEN=raw)
 

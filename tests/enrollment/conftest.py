@@ -62,7 +62,6 @@ def other_client():
 
     from credentials.services import client_token_issue
 
-    _, raw = client_token_issue(name="another client")
     client = APIClient()
-    client.credentials(HTTP_X_AUTH_TOKEN=raw)
+    client.credentials(HTTP_X_AUTH_TOKEN=client_token_issue(name="another client").raw)
     return client

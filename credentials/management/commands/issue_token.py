@@ -25,6 +25,8 @@ class Command(BaseCommand):
             owner = Client.objects.filter(pk=client).first()
             if owner is None:
                 raise CommandError(f"No client with id {client}.")
-        token, raw = client_token_issue(client=owner, name=name, email=email, lifetime=lifetime)
-        self.stdout.write(raw)
-        self.stderr.write(f"{token.client}: expires {token.expires_at.isoformat()}; this is the only time it is shown")
+        issued = client_token_issue(client=owner, name=name, email=email, lifetime=lifetime)
+        self.stdout.write(issued.raw)
+        self.stderr.write(
+            f"{issued.token.client}: expires {issued.token.expires_at.isoformat()}; this is the only time it is shown"
+        )
