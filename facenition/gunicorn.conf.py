@@ -25,6 +25,8 @@ limit_request_line = 4094
 limit_request_fields = 100
 limit_request_field_size = 8190
 accesslog = "-"
+# Access lines go through Django's logging: the request id on each, JSON with LOG_FORMAT=json.
+logger_class = "facenition.requestid.AccessLogger"
 
 # Loading the app, models included, in the master lets the workers share its pages (measured in
 # BENCHMARKS.md: less memory than loading after the fork) and no request pays for the loading.

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from facenition.requestid import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 log = logging.getLogger("facenition")
 
@@ -84,7 +86,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "facenition.api.middleware.RequestIdMiddleware",
+    "facenition.requestid.RequestIdMiddleware",
     "facenition.deadline.RequestDeadlineMiddleware",
     "facenition.api.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -241,14 +243,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
-}
+# Every line carries the request id ("-" outside a request); LOG_FORMAT=json writes one JSON object a line.
+LOG_FORMAT = env("LOG_FORMAT", "plain")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env("LOG_LEVEL", "INFO"))
 
 # v2 onboarding: one-time codes, delivery, rate limits
 # A verification's two codes stay valid this long; the pair then has as long again to ask for its token.

@@ -9,9 +9,9 @@ from django.http import Http404, JsonResponse, UnreadablePostError
 from rest_framework import exceptions as drf
 
 from facenition.errors import ApplicationError, human_size
+from facenition.requestid import current_request_id
 
 from .body import BodyTooSlow
-from .middleware import current_request_id
 
 NON_FIELD_ERRORS = "non_field_errors"
 

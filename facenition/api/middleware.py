@@ -1,30 +1,8 @@
-import threading
-import uuid
-
 from django.conf import settings
 
-_local = threading.local()
+from facenition.errors import human_size
 
-
-def current_request_id():
-    return getattr(_local, "request_id", "-")
-
-
-class RequestIdMiddleware:
-    """Tags each request with an id that error answers quote and logs carry."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        request.request_id = uuid.uuid4().hex[:16]
-        _local.request_id = request.request_id
-        try:
-            response = self.get_response(request)
-        finally:
-            _local.request_id = "-"
-        response["X-Request-Id"] = request.request_id
-        return response
+from .errors import envelope
 
 
 class RequestSizeLimitMiddleware:
@@ -36,10 +14,6 @@ class RequestSizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from facenition.errors import human_size
-
-        from .errors import envelope  # errors imports this module
-
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

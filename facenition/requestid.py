@@ -1,0 +1,139 @@
+"""The request id: one per request, quoted by error answers and carried by every log line.
+
+An incoming `X-Request-Id` (from a load balancer or the caller) is kept when it is a sane token,
+so one id follows a request across services; otherwise a fresh one is made. The id lives in a
+ContextVar, which `RequestIdFilter` copies onto every log record (`-` outside a request), and it
+goes back in the `X-Request-Id` response header, where gunicorn's access log reads it
+(`AccessLogger`). `JsonFormatter` writes one JSON object per line for `LOG_FORMAT=json`.
+"""
+
+import json
+import logging
+import re
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+HEADER = "X-Request-Id"
+NO_REQUEST = "-"
+# Long enough for a UUID or a trace id, short and plain enough to be safe in a log line.
+ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+_request_id: ContextVar[str] = ContextVar("request_id", default=NO_REQUEST)
+
+
+def current_request_id():
+    return _request_id.get()
+
+
+def new_request_id():
+    return uuid.uuid4().hex[:16]
+
+
+class RequestIdMiddleware:
+    """Tags each request with its id, for the answer's header, error messages and the logs."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get(HEADER, "").strip()
+        request.request_id = incoming if ACCEPTABLE.match(incoming) else new_request_id()
+        token = _request_id.set(request.request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            _request_id.reset(token)
+        response[HEADER] = request.request_id
+        return response
+
+
+class RequestIdFilter(logging.Filter):
+    """Gives every record a `request_id` attribute: the current request's, unless it has one."""
+
+    def filter(self, record):
+        if not getattr(record, "request_id", None):
+            record.request_id = current_request_id()
+        return True
+
+
+# Attributes every LogRecord has; anything else on a record came from `extra=` and is logged too.
+STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, request_id, message, extras, exception."""
+
+    def format(self, record):
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", NO_REQUEST),
+            "message": record.getMessage(),
+        }
+        for name, value in vars(record).items():
+            if name not in STANDARD_ATTRIBUTES and name not in entry:
+                entry[name] = value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def logging_config(*, log_format, level):
+    """The LOGGING dict: one console handler, plain or JSON, with the request id on every line."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "facenition.requestid.RequestIdFilter"}},
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+            "json": {"()": "facenition.requestid.JsonFormatter"},
+        },
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["request_id"]},
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            "django.request": {"level": "ERROR"},
+            "facenition.access": {"level": "INFO"},
+        },
+    }
+
+
+try:
+    from gunicorn.glogging import Logger as _GunicornLogger
+except ImportError:  # gunicorn is only needed to serve
+    _GunicornLogger = object
+
+
+class AccessLogger(_GunicornLogger):
+    """gunicorn's access log, written through Django's logging (plain or JSON) with the request id
+    taken from the answer's X-Request-Id header: the request's context is gone by then."""
+
+    through = logging.getLogger("facenition.access")
+
+    def access(self, resp, req, environ, request_time):
+        if not self.access_log_enabled:
+            return
+        request_id = next((value for name, value in resp.headers if name.lower() == HEADER.lower()), NO_REQUEST)
+        query = f"?{req.query}" if req.query else ""
+        duration_ms = round(request_time.total_seconds() * 1000, 1)
+        self.through.info(
+            '%s "%s %s%s" %s %s ms',
+            environ.get("REMOTE_ADDR", "-"),
+            req.method,
+            req.path,
+            query,
+            resp.status_code,
+            duration_ms,
+            extra={
+                "request_id": request_id,
+                "remote_addr": environ.get("REMOTE_ADDR", "-"),
+                "method": req.method,
+                "path": req.path,
+                "status": resp.status_code,
+                "duration_ms": duration_ms,
+                "response_bytes": getattr(resp, "sent", None),
+            },
+        )

@@ -1,0 +1,96 @@
+"""The server as `make run` and the Procfile start it: gunicorn with the project's config."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+
+
+@pytest.fixture
+def gunicorn(tmp_path):
+    """Starts gunicorn on a free port with the given environment; yields (base URL, log reader)."""
+    started = []
+
+    def start(**environment):
+        log = tmp_path / "gunicorn.log"
+        env = {
+            **os.environ,
+            "SECRET_KEY": "s" * 50,
+            "FACENITION_WARM_UP": "0",
+            "WEB_CONCURRENCY": "1",
+            "BIND": "127.0.0.1:0",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            **environment,
+        }
+        with open(log, "w") as out:
+            process = subprocess.Popen(
+                [str(GUNICORN), "facenition.wsgi", "--config", "facenition/gunicorn.conf.py"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        started.append(process)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", log.read_text())
+            if found and "Booting worker" in log.read_text():
+                return f"http://127.0.0.1:{found.group(1)}", log.read_text
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.2)
+        raise AssertionError(f"gunicorn did not start:\n{log.read_text()}")
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def get(url, **headers):
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def test_json_access_lines_carry_the_incoming_request_id(gunicorn):
+    base, log = gunicorn(LOG_FORMAT="json")
+
+    status, headers, body = get(f"{base}/nope", **{"X-Request-Id": "probe-1"})
+    assert status == 404
+    assert headers["X-Request-Id"] == "probe-1"
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(line.get("status") == 404 for line in json_lines(log())):
+        time.sleep(0.1)
+    access = [line for line in json_lines(log()) if line["logger"] == "facenition.access"]
+    assert len(access) == 1
+    assert access[0]["request_id"] == "probe-1"
+    assert access[0]["path"] == "/nope" and access[0]["status"] == 404 and access[0]["method"] == "GET"
+
+
+def test_plain_access_lines_carry_the_request_id(gunicorn):
+    base, log = gunicorn()
+    status, headers, _ = get(f"{base}/nope")
+    assert status == 404
+    request_id = headers["X-Request-Id"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and f"[{request_id}]" not in log():
+        time.sleep(0.1)
+    assert re.search(rf"INFO facenition\.access \[{request_id}\] 127\.0\.0\.1 \"GET /nope\" 404", log())
