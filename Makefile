@@ -32,6 +32,7 @@ setup-dev: setup $(VENV)/.installed-dev
 run: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py createcachetable
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py check_models
 	BIND=127.0.0.1:8000 $(VENV)/bin/gunicorn facenition.wsgi --config facenition/gunicorn.conf.py
 

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "corsheaders",
     "facenition",
     "credentials",
     "enrollment",
@@ -87,9 +88,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "facenition.requestid.RequestIdMiddleware",
+    # Before anything that can answer, so that refusals carry the CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
     "facenition.deadline.RequestDeadlineMiddleware",
     "facenition.api.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -191,6 +195,9 @@ USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# whitenoise serves the admin's (and the docs page's) files under gunicorn, straight from the
+# installed apps: no collectstatic step for a checkout to forget.
+WHITENOISE_USE_FINDERS = True
 
 # Uploads: ten images of at most 10 MB each, base64 in JSON included.
 FACENITION_MAX_IMAGES = envint("FACENITION_MAX_IMAGES", 10)
@@ -228,6 +235,11 @@ FACENITION_DETECT_MAX_SIDE = envint("FACENITION_DETECT_MAX_SIDE", 640)
 FACENITION_WARM_UP = envbool("FACENITION_WARM_UP", "True")
 # Real face photos used by the tests and calibration scripts; never copied into the repository.
 FACENITION_FACES_DIR = BASE_DIR / env("FACENITION_FACES_DIR", "../shared/faces")
+
+# Browser pages on these origins may call the API (preflight included); none by default.
+CORS_ALLOWED_ORIGINS = [origin.strip() for origin in env("CORS_ALLOWED_ORIGINS").split(",") if origin.strip()]
+CORS_ALLOW_HEADERS = ("accept", "content-type", "x-auth-token", "x-api-version", "x-request-id")
+CORS_EXPOSE_HEADERS = ("x-request-id", "retry-after")
 
 REST_FRAMEWORK = {
     "DEFAULT_VERSIONING_CLASS": "facenition.api.versioning.FacenitionVersioning",

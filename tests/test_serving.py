@@ -69,6 +69,14 @@ def json_lines(text):
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
+def test_the_admin_is_styled_under_gunicorn(gunicorn):
+    base, _ = gunicorn()
+    status, headers, body = get(f"{base}/static/admin/css/base.css")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/css")
+    assert b"body" in body
+
+
 def test_json_access_lines_carry_the_incoming_request_id(gunicorn):
     base, log = gunicorn(LOG_FORMAT="json")
 
