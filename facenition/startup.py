@@ -8,6 +8,9 @@ from django.conf import settings
 
 log = logging.getLogger("facenition")
 
+# What /ready reports about the face models: "not loaded", "loading", "loaded" or "failed: ...".
+models_state = "not loaded"
+
 
 def announce_configuration():
     if settings.EMBEDDED_DATABASE:
@@ -24,16 +27,23 @@ def import_views():
 
 def warm_up_models():
     """Loads the face models and builds the identity tokens' code now so that no request pays for it."""
+    global models_state
     if not settings.FACENITION_WARM_UP:
         return
     from matching.services import face_pipeline
 
-    started = time.perf_counter()
-    face_pipeline().warm_up()
-    log.info("face models loaded and run once in %.2f s", time.perf_counter() - started)
+    models_state = "loading"
+    try:
+        started = time.perf_counter()
+        face_pipeline().warm_up()
+        log.info("face models loaded and run once in %.2f s", time.perf_counter() - started)
 
-    from enrollment.protection import warm_up
+        from enrollment.protection import warm_up
 
-    started = time.perf_counter()
-    warm_up()
-    log.info("identity-token error-correcting code built in %.2f s", time.perf_counter() - started)
+        started = time.perf_counter()
+        warm_up()
+        log.info("identity-token error-correcting code built in %.2f s", time.perf_counter() - started)
+    except Exception as error:
+        models_state = f"failed: {type(error).__name__}"
+        raise
+    models_state = "loaded"

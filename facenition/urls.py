@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from facenition.api import errors
-from facenition.views import reference_page
+from facenition.views import HealthView, ReadyView, reference_page
 
 api = [
     path("", include("credentials.urls")),
@@ -13,6 +13,8 @@ api = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", reference_page, name="reference"),
+    path("health", HealthView.as_view(), name="health"),
+    path("ready", ReadyView.as_view(), name="ready"),
     re_path(r"^v(?P<version>[0-9]+)/", include(api)),
     path("", include(api)),
 ]

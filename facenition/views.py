@@ -1,6 +1,38 @@
 from django.shortcuts import render
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from facenition.health import readiness
 
 
 def reference_page(request):
     """The human-facing API reference at /."""
     return render(request, "reference.html")
+
+
+class ProbeView(APIView):
+    """GET only, no client token, never rate limited: probes come often and from machines."""
+
+    authentication_classes = []
+    permission_classes = []
+    throttle_classes = []
+    versioning_class = None
+    http_method_names = ["get", "head"]
+
+
+class HealthView(ProbeView):
+    """`/health`: the process answers (liveness)."""
+
+    def get(self, request):
+        return Response({"ok": True, "status": "alive"})
+
+
+class ReadyView(ProbeView):
+    """`/ready`: the database, the cache, the broker and the face models are there (readiness)."""
+
+    def get(self, request):
+        ready, checks = readiness()
+        if ready:
+            return Response({"ok": True, "status": "ready", "checks": checks})
+        failing = "; ".join(f"{name} {result}" for name, result in checks.items() if result.startswith("failing"))
+        return Response({"ok": False, "error": f"Not ready: {failing}.", "checks": checks}, status=503)

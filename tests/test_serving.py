@@ -77,28 +77,30 @@ def test_the_admin_is_styled_under_gunicorn(gunicorn):
     assert b"body" in body
 
 
-def test_json_access_lines_carry_the_incoming_request_id(gunicorn):
-    base, log = gunicorn(LOG_FORMAT="json")
+def test_json_logs_carry_the_request_id_in_request_and_access_lines(gunicorn):
+    base, log = gunicorn(LOG_FORMAT="json", REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens on port 1
 
-    status, headers, body = get(f"{base}/nope", **{"X-Request-Id": "probe-1"})
-    assert status == 404
+    status, headers, body = get(f"{base}/ready", **{"X-Request-Id": "probe-1"})
+    assert status == 503
+    assert json.loads(body)["checks"]["cache"].startswith("failing")
     assert headers["X-Request-Id"] == "probe-1"
 
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not any(line.get("status") == 404 for line in json_lines(log())):
+    while time.monotonic() < deadline and not any(line.get("status") == 503 for line in json_lines(log())):
         time.sleep(0.1)
-    access = [line for line in json_lines(log()) if line["logger"] == "facenition.access"]
+    mine = [line for line in json_lines(log()) if line["request_id"] == "probe-1"]
+    assert any(line["logger"] == "facenition" and "readiness check cache failed" in line["message"] for line in mine)
+    access = [line for line in mine if line["logger"] == "facenition.access"]
     assert len(access) == 1
-    assert access[0]["request_id"] == "probe-1"
-    assert access[0]["path"] == "/nope" and access[0]["status"] == 404 and access[0]["method"] == "GET"
+    assert access[0]["path"] == "/ready" and access[0]["status"] == 503 and access[0]["method"] == "GET"
 
 
 def test_plain_access_lines_carry_the_request_id(gunicorn):
     base, log = gunicorn()
-    status, headers, _ = get(f"{base}/nope")
-    assert status == 404
+    status, headers, _ = get(f"{base}/health")
+    assert status == 200
     request_id = headers["X-Request-Id"]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and f"[{request_id}]" not in log():
         time.sleep(0.1)
-    assert re.search(rf"INFO facenition\.access \[{request_id}\] 127\.0\.0\.1 \"GET /nope\" 404", log())
+    assert re.search(rf"INFO facenition\.access \[{request_id}\] 127\.0\.0\.1 \"GET /health\" 200", log())
