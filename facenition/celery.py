@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import beat_init, celeryd_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facenition.settings")
 
@@ -18,3 +18,17 @@ def refuse_to_start_with_inconsistent_settings(**kwargs):
     errors = broker_redelivers_within_a_codes_life(None)
     if errors:
         raise SystemExit("\n".join(f"{error.id}: {error.msg}" for error in errors))
+
+
+@celeryd_init.connect
+@beat_init.connect
+def refuse_without_a_broker(**kwargs):
+    """Without REDIS_URL the web process runs tasks itself; a worker or beat on the in-memory
+    broker would wait forever for tasks nobody can send it."""
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        raise SystemExit(
+            "REDIS_URL is not set: a Celery worker or beat needs Redis as its broker "
+            "(e.g. REDIS_URL=redis://127.0.0.1:6379/0 in .env). Without it the web process runs tasks itself."
+        )

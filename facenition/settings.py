@@ -7,10 +7,13 @@ the database. Both fallbacks are announced in the log at start-up.
 
 import logging
 import os
+import re
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from facenition.requestid import logging_config
 
@@ -32,21 +35,103 @@ def load_dotenv(path):
 load_dotenv(BASE_DIR / ".env")
 
 
+class SettingsProblems(list):
+    """Every bad value found while reading the environment; start-up stops on the first read if any."""
+
+    def add(self, name, value, expected):
+        self.append(f"{name}={value!r}: expected {expected}.")
+
+
+problems = SettingsProblems()
+
+
 def env(name, default=""):
     """The variable's value; unset and empty both mean the default."""
     return os.environ.get(name) or default
 
 
-def envbool(name, default="False"):
-    return env(name, default).strip().lower() in ("1", "true", "yes", "on")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 
 
-def envint(name, default):
-    return int(env(name, str(default)))
+def envbool(name, default=False):
+    value = env(name).strip().lower()
+    if not value:
+        return default
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    problems.add(name, env(name), "true or false (also 1/0, yes/no, on/off)")
+    return default
 
 
-def envfloat(name, default):
-    return float(env(name, str(default)))
+def envint(name, default, minimum=0):
+    value = env(name).strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or number < minimum:
+        problems.add(name, value, f"a whole number, at least {minimum}")
+        return default
+    return number
+
+
+def envfloat(name, default, minimum=0.0):
+    value = env(name).strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is None or not number >= minimum:
+        problems.add(name, value, f"a number, at least {minimum:g}")
+        return default
+    return number
+
+
+def envchoice(name, default, choices):
+    value = env(name, default).strip()
+    if value not in choices:
+        problems.add(name, value, "one of " + ", ".join(choices))
+        return default
+    return value
+
+
+RATE = re.compile(r"^(?P<count>[1-9][0-9]*)/(?P<multiplier>[1-9][0-9]*)?(?P<unit>[smhd])$")
+
+
+def envrate(name, default):
+    """A django-ratelimit rate, "count/period": "60/m", "5/10m" (units s, m, h, d)."""
+    value = env(name, default).strip()
+    if not RATE.match(value):
+        problems.add(name, value, 'a rate "count/period" such as 60/m or 5/10m (period units s, m, h, d)')
+        return default
+    return value
+
+
+ORIGIN = re.compile(r"^https?://[^/?#\s]+$")
+
+
+def envorigins(name):
+    """Comma-separated browser origins, scheme and host (and port) only: https://app.example.com."""
+    origins = [part.strip() for part in env(name).split(",") if part.strip()]
+    if not all(ORIGIN.match(origin) for origin in origins):
+        problems.add(name, env(name), "comma-separated origins such as https://app.example.com (no path)")
+        return []
+    return origins
+
+
+def envurl(name, schemes):
+    value = env(name).strip()
+    if value and urlsplit(value).scheme not in schemes:
+        problems.add(name, value, "a URL starting with " + " or ".join(f"{scheme}://" for scheme in schemes))
+        return ""
+    return value
 
 
 DEBUG = envbool("DEBUG")
@@ -123,15 +208,14 @@ TEMPLATES = [
     },
 ]
 
-EMBEDDED_DATABASE = not env("DATABASE_URL")
-DATABASES = {
-    "default": dj_database_url.parse(env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60)
-}
+DATABASE_URL = envurl("DATABASE_URL", ("postgres", "postgresql", "sqlite"))
+EMBEDDED_DATABASE = not DATABASE_URL
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL or f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=60)}
 # Every wait on a service a request depends on is bounded, so that a stalled service answers 502
 # within FACENITION_REQUEST_DEADLINE_SECONDS and the worker lives on (checked at start-up).
 # PostgreSQL: connecting (the TCP and start-up handshake, libpq's connect_timeout) and each statement.
-FACENITION_DB_CONNECT_TIMEOUT_SECONDS = envint("FACENITION_DB_CONNECT_TIMEOUT_SECONDS", 3)
-FACENITION_DB_STATEMENT_TIMEOUT_SECONDS = envint("FACENITION_DB_STATEMENT_TIMEOUT_SECONDS", 5)
+FACENITION_DB_CONNECT_TIMEOUT_SECONDS = envint("FACENITION_DB_CONNECT_TIMEOUT_SECONDS", 3, minimum=1)
+FACENITION_DB_STATEMENT_TIMEOUT_SECONDS = envint("FACENITION_DB_STATEMENT_TIMEOUT_SECONDS", 5, minimum=1)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = FACENITION_DB_CONNECT_TIMEOUT_SECONDS
     # Not in the test runner's own process, which creates and drops whole databases (the servers it starts have it).
@@ -142,16 +226,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A connection is checked before reuse, so one that died while idle costs a reconnect, not a 502.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Redis (cache and rate limits, broker): connecting and each command.
-FACENITION_REDIS_TIMEOUT_SECONDS = envfloat("FACENITION_REDIS_TIMEOUT_SECONDS", 2)
+FACENITION_REDIS_TIMEOUT_SECONDS = envfloat("FACENITION_REDIS_TIMEOUT_SECONDS", 2, minimum=0.1)
 # The whole request, from the first byte of its body to the answer; below gunicorn's timeout.
-FACENITION_REQUEST_DEADLINE_SECONDS = envint("FACENITION_REQUEST_DEADLINE_SECONDS", 30)
+FACENITION_REQUEST_DEADLINE_SECONDS = envint("FACENITION_REQUEST_DEADLINE_SECONDS", 30, minimum=1)
 # How long a client may take to send its body; a slower one gets 408 and its thread back.
-FACENITION_BODY_READ_SECONDS = envint("FACENITION_BODY_READ_SECONDS", 20)
+FACENITION_BODY_READ_SECONDS = envint("FACENITION_BODY_READ_SECONDS", 20, minimum=1)
 # gunicorn's own timeout (facenition/gunicorn.conf.py reads the same variable).
-GUNICORN_TIMEOUT = envint("GUNICORN_TIMEOUT", 60)
+GUNICORN_TIMEOUT = envint("GUNICORN_TIMEOUT", 60, minimum=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env("REDIS_URL")
+REDIS_URL = envurl("REDIS_URL", ("redis", "rediss", "unix"))
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -174,7 +258,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task a worker took but never acknowledged (the worker was killed) goes back to the queue after
 # this many seconds. It must be shorter than a code's life, so that the code still goes out, and
 # longer than the longest retry back-off, which Redis also holds unacknowledged (checked at start-up).
-FACENITION_BROKER_VISIBILITY_SECONDS = envint("FACENITION_BROKER_VISIBILITY_SECONDS", 300)
+FACENITION_BROKER_VISIBILITY_SECONDS = envint("FACENITION_BROKER_VISIBILITY_SECONDS", 300, minimum=1)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 1,
     "interval_start": 0,
@@ -200,16 +284,16 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
 
 # Uploads: ten images of at most 10 MB each, base64 in JSON included.
-FACENITION_MAX_IMAGES = envint("FACENITION_MAX_IMAGES", 10)
-FACENITION_MAX_IMAGE_BYTES = envint("FACENITION_MAX_IMAGE_BYTES", 10 * 1024 * 1024)
-FACENITION_MAX_IMAGE_PIXELS = envint("FACENITION_MAX_IMAGE_PIXELS", 40_000_000)
+FACENITION_MAX_IMAGES = envint("FACENITION_MAX_IMAGES", 10, minimum=1)
+FACENITION_MAX_IMAGE_BYTES = envint("FACENITION_MAX_IMAGE_BYTES", 10 * 1024 * 1024, minimum=1024)
+FACENITION_MAX_IMAGE_PIXELS = envint("FACENITION_MAX_IMAGE_PIXELS", 40_000_000, minimum=1)
 # Pixels one request may ask for, all its images together, read from their headers before any is
 # decoded: twenty 12-megapixel phone photos.
-FACENITION_MAX_REQUEST_PIXELS = envint("FACENITION_MAX_REQUEST_PIXELS", 240_000_000)
+FACENITION_MAX_REQUEST_PIXELS = envint("FACENITION_MAX_REQUEST_PIXELS", 240_000_000, minimum=1)
 # A photo's longer side may be at most this many times its shorter one.
-FACENITION_MAX_ASPECT_RATIO = envfloat("FACENITION_MAX_ASPECT_RATIO", 20)
+FACENITION_MAX_ASPECT_RATIO = envfloat("FACENITION_MAX_ASPECT_RATIO", 20, minimum=1)
 # Photos with more pixels are decoded at reduced size (JPEG: by the decoder itself), one at a time.
-FACENITION_DECODE_MAX_PIXELS = envint("FACENITION_DECODE_MAX_PIXELS", 16_000_000)
+FACENITION_DECODE_MAX_PIXELS = envint("FACENITION_DECODE_MAX_PIXELS", 16_000_000, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FACENITION_MAX_IMAGES * FACENITION_MAX_IMAGE_BYTES * 4 // 3 + 1024 * 1024
 # Face photos never reach the disk: every upload stays in memory, whatever its size (Django's default
 # writes files of a body over 2.5 MB to temporary files). The request as a whole is capped at
@@ -221,23 +305,23 @@ FACENITION_MAX_REQUEST_BYTES = 2 * FACENITION_MAX_IMAGES * FACENITION_MAX_IMAGE_
 DATA_UPLOAD_MAX_NUMBER_FILES = 2 * FACENITION_MAX_IMAGES + 2
 
 # Client tokens.
-FACENITION_CLIENT_TOKEN_DAYS = envint("FACENITION_CLIENT_TOKEN_DAYS", 30)
+FACENITION_CLIENT_TOKEN_DAYS = envint("FACENITION_CLIENT_TOKEN_DAYS", 30, minimum=1)
 # v1 /generateToken (and X-API-Version: 1 on /v2/generateToken) issues a client token without proof
 # of an email or phone. False: it answers 403, and every client is a verified v2 pair.
-FACENITION_V1_TOKENS = envbool("FACENITION_V1_TOKENS", "True")
+FACENITION_V1_TOKENS = envbool("FACENITION_V1_TOKENS", True)
 
 # Face pipeline. DEEPFACE_HOME is where `make setup` places the weights (under .deepface/weights).
 DEEPFACE_HOME = env("DEEPFACE_HOME", str(BASE_DIR))
 os.environ["DEEPFACE_HOME"] = DEEPFACE_HOME
 FACENITION_MODEL = env("FACENITION_MODEL", "Dlib")
 FACENITION_DETECTOR = env("FACENITION_DETECTOR", "dlib")
-FACENITION_DETECT_MAX_SIDE = envint("FACENITION_DETECT_MAX_SIDE", 640)
-FACENITION_WARM_UP = envbool("FACENITION_WARM_UP", "True")
+FACENITION_DETECT_MAX_SIDE = envint("FACENITION_DETECT_MAX_SIDE", 640, minimum=32)
+FACENITION_WARM_UP = envbool("FACENITION_WARM_UP", True)
 # Real face photos used by the tests and calibration scripts; never copied into the repository.
 FACENITION_FACES_DIR = BASE_DIR / env("FACENITION_FACES_DIR", "../shared/faces")
 
 # Browser pages on these origins may call the API (preflight included); none by default.
-CORS_ALLOWED_ORIGINS = [origin.strip() for origin in env("CORS_ALLOWED_ORIGINS").split(",") if origin.strip()]
+CORS_ALLOWED_ORIGINS = envorigins("CORS_ALLOWED_ORIGINS")
 CORS_ALLOW_HEADERS = ("accept", "content-type", "x-auth-token", "x-api-version", "x-request-id")
 CORS_EXPOSE_HEADERS = ("x-request-id", "retry-after")
 
@@ -255,19 +339,20 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+LOG_LEVEL = envchoice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 # Every line carries the request id ("-" outside a request); LOG_FORMAT=json writes one JSON object a line.
-LOG_FORMAT = env("LOG_FORMAT", "plain")
-LOGGING = logging_config(log_format=LOG_FORMAT, level=env("LOG_LEVEL", "INFO"))
+LOG_FORMAT = envchoice("LOG_FORMAT", "plain", ("plain", "json"))
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
 
 # v2 onboarding: one-time codes, delivery, rate limits
 # A verification's two codes stay valid this long; the pair then has as long again to ask for its token.
-FACENITION_CODE_LIFETIME_SECONDS = envint("FACENITION_CODE_LIFETIME_SECONDS", 600)
+FACENITION_CODE_LIFETIME_SECONDS = envint("FACENITION_CODE_LIFETIME_SECONDS", 600, minimum=1)
 # Wrong tries a verification takes before it is locked and the pair must start over.
-FACENITION_CODE_MAX_FAILURES = envint("FACENITION_CODE_MAX_FAILURES", 5)
+FACENITION_CODE_MAX_FAILURES = envint("FACENITION_CODE_MAX_FAILURES", 5, minimum=1)
 # Rates are django-ratelimit's "count/period" ("5/10m": five per ten minutes).
-FACENITION_CODE_SEND_RATE = env("FACENITION_CODE_SEND_RATE", "5/10m")  # per email + phone pair
-FACENITION_RATE_LIMIT_PER_IP = env("FACENITION_RATE_LIMIT_PER_IP", "60/m")  # endpoints without a client token
-FACENITION_RATE_LIMIT_PER_TOKEN = env("FACENITION_RATE_LIMIT_PER_TOKEN", "120/m")  # face endpoints
+FACENITION_CODE_SEND_RATE = envrate("FACENITION_CODE_SEND_RATE", "5/10m")  # per email + phone pair
+FACENITION_RATE_LIMIT_PER_IP = envrate("FACENITION_RATE_LIMIT_PER_IP", "60/m")  # endpoints without a client token
+FACENITION_RATE_LIMIT_PER_TOKEN = envrate("FACENITION_RATE_LIMIT_PER_TOKEN", "120/m")  # face endpoints
 # How many reverse proxies in front of the server append to X-Forwarded-For. 0: trust only REMOTE_ADDR.
 FACENITION_TRUSTED_PROXIES = envint("FACENITION_TRUSTED_PROXIES", 0)
 # Counted in CACHES["default"]: Redis, or the database cache when there is no REDIS_URL. An
@@ -280,12 +365,14 @@ FACENITION_DELIVERY_MAX_RETRIES = envint("FACENITION_DELIVERY_MAX_RETRIES", 5)
 
 # Email through Django's SMTP backend; with no EMAIL_HOST, messages are written to the console.
 EMAIL_HOST = env("EMAIL_HOST")
-EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = envbool("EMAIL_USE_SSL")
-EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    problems.add("EMAIL_USE_SSL", env("EMAIL_USE_SSL"), "false when EMAIL_USE_TLS is true (use one or the other)")
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "facenition@localhost")
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
@@ -297,8 +384,8 @@ TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN")
 TWILIO_DEFAULT_CALLERID = env("TWILIO_DEFAULT_CALLERID")
 # Another address for Twilio's REST API (a regional endpoint, or the fake one the tests run).
-FACENITION_TWILIO_API_URL = env("FACENITION_TWILIO_API_URL")
-FACENITION_TWILIO_TIMEOUT_SECONDS = envint("FACENITION_TWILIO_TIMEOUT_SECONDS", 10)
+FACENITION_TWILIO_API_URL = envurl("FACENITION_TWILIO_API_URL", ("http", "https"))
+FACENITION_TWILIO_TIMEOUT_SECONDS = envint("FACENITION_TWILIO_TIMEOUT_SECONDS", 10, minimum=1)
 
 # `celery -A facenition beat` runs both purges hourly (Procfile: beat).
 CELERY_BEAT_SCHEDULE = {
@@ -310,10 +397,15 @@ CELERY_BEAT_SCHEDULE_FILENAME = env("CELERY_BEAT_SCHEDULE_FILENAME", "/tmp/facen
 
 # Identity tokens (enrollment)
 # Lifetime of an identity token when /generate is not given `expires_in`, and the longest allowed.
-FACENITION_IDENTITY_TOKEN_SECONDS = envint("FACENITION_IDENTITY_TOKEN_SECONDS", 365 * 24 * 3600)
-FACENITION_IDENTITY_TOKEN_MAX_SECONDS = envint("FACENITION_IDENTITY_TOKEN_MAX_SECONDS", 5 * 365 * 24 * 3600)
+FACENITION_IDENTITY_TOKEN_SECONDS = envint("FACENITION_IDENTITY_TOKEN_SECONDS", 365 * 24 * 3600, minimum=1)
+FACENITION_IDENTITY_TOKEN_MAX_SECONDS = envint("FACENITION_IDENTITY_TOKEN_MAX_SECONDS", 5 * 365 * 24 * 3600, minimum=1)
 # After this many consecutive failed /authenticate attempts on one token, a cool-down (429) ...
-FACENITION_AUTH_COOLDOWN_FAILURES = envint("FACENITION_AUTH_COOLDOWN_FAILURES", 5)
+FACENITION_AUTH_COOLDOWN_FAILURES = envint("FACENITION_AUTH_COOLDOWN_FAILURES", 5, minimum=1)
 FACENITION_AUTH_COOLDOWN_SECONDS = envint("FACENITION_AUTH_COOLDOWN_SECONDS", 30)
 # ... and after this many, the token is locked (403) until the person enrolls again.
-FACENITION_AUTH_LOCK_FAILURES = envint("FACENITION_AUTH_LOCK_FAILURES", 50)
+FACENITION_AUTH_LOCK_FAILURES = envint("FACENITION_AUTH_LOCK_FAILURES", 50, minimum=1)
+
+if problems:
+    raise ImproperlyConfigured(
+        "Bad settings (in the environment or .env; .env.example lists every one):\n  " + "\n  ".join(problems)
+    )

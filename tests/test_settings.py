@@ -1,0 +1,86 @@
+"""A bad setting stops start-up, with a message that names the variable and the form it expects.
+
+Each case starts a fresh process, as an operator would: `manage.py check`, or the Celery command
+that `make worker` / `make beat` run.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start(command, **environment):
+    env = {**os.environ, "SECRET_KEY": "s" * 50, "FACENITION_WARM_UP": "0", **environment}
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def check(**environment):
+    return start([sys.executable, "manage.py", "check"], **environment)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("DEBUG", "maybe", "expected true or false"),
+        ("EMAIL_PORT", "abc", "expected a whole number, at least 1"),
+        ("FACENITION_RATE_LIMIT_PER_IP", "lots", 'expected a rate "count/period" such as 60/m or 5/10m'),
+        ("FACENITION_RATE_LIMIT_PER_TOKEN", "100/fortnight", 'expected a rate "count/period"'),
+        ("FACENITION_CODE_SEND_RATE", "5 per 10m", 'expected a rate "count/period"'),
+        ("FACENITION_MAX_IMAGES", "0", "expected a whole number, at least 1"),
+        ("FACENITION_TRUSTED_PROXIES", "-1", "expected a whole number, at least 0"),
+        ("FACENITION_WARM_UP", "sometimes", "expected true or false"),
+        ("LOG_FORMAT", "xml", "expected one of plain, json"),
+        ("LOG_LEVEL", "LOUD", "expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("REDIS_URL", "127.0.0.1:6379", "expected a URL starting with redis://"),
+        ("DATABASE_URL", "mysql://db/facenition", "expected a URL starting with postgres://"),
+        (
+            "CORS_ALLOWED_ORIGINS",
+            "example.com",
+            "expected comma-separated origins such as https://app.example.com (no path)",
+        ),
+    ],
+)
+def test_start_up_refuses_a_bad_setting_and_names_it(variable, value, expected):
+    result = check(**{variable: value})
+    assert result.returncode != 0
+    assert f"{variable}={value!r}: {expected}" in result.stderr
+
+
+def test_start_up_lists_every_bad_setting_at_once():
+    result = check(DEBUG="maybe", EMAIL_PORT="abc")
+    assert result.returncode != 0
+    assert "DEBUG='maybe'" in result.stderr and "EMAIL_PORT='abc'" in result.stderr
+
+
+def test_email_tls_and_ssl_together_are_refused():
+    result = check(EMAIL_USE_TLS="true", EMAIL_USE_SSL="true")
+    assert result.returncode != 0
+    assert "EMAIL_USE_SSL='true': expected false when EMAIL_USE_TLS is true" in result.stderr
+
+
+def test_good_settings_start():
+    result = check(DEBUG="off", EMAIL_PORT="587", FACENITION_RATE_LIMIT_PER_IP="5/10m", LOG_FORMAT="json")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("process", ["worker", "beat"])
+def test_celery_refuses_to_start_without_redis(process):
+    result = start([str(Path(sys.executable).parent / "celery"), "-A", "facenition", process], REDIS_URL="")
+    assert result.returncode != 0
+    assert "REDIS_URL is not set: a Celery worker or beat needs Redis" in result.stdout + result.stderr
+
+
+def test_env_example_lists_every_setting():
+    read = set(re.findall(r'\benv\w*\("([A-Z][A-Z0-9_]+)"', (ROOT / "facenition" / "settings.py").read_text()))
+    served = set(
+        re.findall(r'environ\.get\("([A-Z][A-Z0-9_]+)"', (ROOT / "facenition" / "gunicorn.conf.py").read_text())
+    )
+    listed = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    assert read - listed == set()
+    assert listed - read - served == set()
