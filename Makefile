@@ -1,11 +1,14 @@
 # `make run` serves the API on 127.0.0.1:8000; `make test` runs the whole suite.
 VENV := .venv
 PY := $(VENV)/bin/python
-TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/facenition
-TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# Test names derived from the checkout's path, so that two checkouts on one machine do not share a
+# database or a Redis DB (1-15; 0 is left to servers). Both can be set: make test TEST_DATABASE_URL=...
+CHECKOUT_ID := $(shell printf '%s' '$(CURDIR)' | cksum | cut -d' ' -f1)
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/facenition_$(shell printf '%x' $(CHECKOUT_ID))
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/$(shell expr $(CHECKOUT_ID) % 15 + 1)
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/facenition_bench
 
-.PHONY: setup setup-dev run test test-fast lint format worker beat calibrate calibrate-enrollment bench refresh-pins
+.PHONY: setup setup-dev run test test-fast test-names lint format worker beat calibrate calibrate-enrollment bench refresh-pins
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -45,6 +48,11 @@ beat: setup
 test: setup-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) -m pytest $(PYTEST_ARGS)
+
+# The database and Redis DB `make test` uses in this checkout.
+test-names:
+	@echo "TEST_DATABASE_URL=$(TEST_DATABASE_URL)"
+	@echo "TEST_REDIS_URL=$(TEST_REDIS_URL)"
 
 # Everything but the tests that need the face models, a Celery worker or the fake SMTP/SMS servers.
 test-fast: setup-dev
