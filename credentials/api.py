@@ -23,6 +23,9 @@ E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 class PairEmailField(serializers.EmailField):
     """An email address, lower-cased so one mailbox is one pair however it is typed."""
 
+    def __init__(self, **kwargs):
+        super().__init__(max_length=254, **kwargs)
+
     def to_internal_value(self, data):
         return super().to_internal_value(data).lower()
 
@@ -67,7 +70,7 @@ class ClientTokenViewSet(PublicViewSet):
 
     class IssueInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        email = serializers.EmailField(required=False, allow_blank=True, default="")
+        email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
 
     def generate(self, request, *args, **kwargs):
         data = self._input(self.IssueInputSerializer, request)

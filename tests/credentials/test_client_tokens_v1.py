@@ -108,3 +108,11 @@ def test_admin_lists_and_revokes_without_showing_secrets(api, admin_client):
     assert row.digest not in detail
     admin_client.post("/admin/credentials/clienttoken/", {"action": "revoke_tokens", "_selected_action": [row.pk]})
     assert ClientToken.objects.get().is_revoked()
+
+
+@pytest.mark.parametrize("path", ["/generateToken", "/v2/new-credentials"])
+def test_an_email_longer_than_the_column_is_refused_with_400(api, path):
+    email = "a@" + "b" * 63 + "." + ".".join(["c" * 63] * 3) + ".com"
+    response = api.post(path, {"name": "x", "email": email, "phone": "+14155552671"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("email:")
