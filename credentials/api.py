@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from facenition.api.auth import presented_client_token
 from facenition.api.ratelimits import PerClientToken
+from facenition.api.schema import STAMP, answer, endpoint
 from facenition.api.views import FacenitionViewSet, PublicViewSet
 
 from .services import (
@@ -56,6 +57,18 @@ class CodeField(serializers.RegexField):
         super().__init__(r"^[0-9]{6}$", error_messages={"invalid": "must be the six digits that were sent."}, **kwargs)
 
 
+EMAIL = {"type": "string", "format": "email", "maxLength": 254}
+PHONE = {
+    "type": "string",
+    "pattern": r"^\+[1-9][0-9]{1,14}$",
+    "description": "E.164: + country code and digits, like +14155552671.",
+}
+CODE = {"type": "string", "pattern": "^[0-9]{6}$", "description": "The six digits that were sent."}
+NAME = {"type": "string", "maxLength": 200, "description": "Your name for the token, shown in the admin."}
+ISSUED = answer({"token": {"type": "string", "description": "fnc_...; shown once"}, "expires_at": STAMP})
+VERIFICATION = {"type": "string", "format": "uuid"}
+
+
 class PairInputSerializer(serializers.Serializer):
     email = PairEmailField()
     phone = E164PhoneField()
@@ -72,10 +85,35 @@ class ClientTokenViewSet(PublicViewSet):
         name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
         email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
 
+    @endpoint(
+        summary="v1: issue a client token at once",
+        fields={"name": NAME, "email": EMAIL},
+        ok_status=201,
+        ok=ISSUED,
+        token=False,
+        errors={403: "This server issues client tokens to verified v2 pairs only (FACENITION_V1_TOKENS=false)."},
+        tags=["client tokens"],
+    )
     def generate(self, request, *args, **kwargs):
         data = self._input(self.IssueInputSerializer, request)
         return self.ok(issued_token_answer(client_token_issue_v1(**data)), status=201)
 
+    @endpoint(
+        summary="Describe the client token you present",
+        ok=answer(
+            {
+                "active": {"type": "boolean"},
+                "name": {"type": "string"},
+                "api_version": {"type": "string"},
+                "verified": {"type": "boolean"},
+                "created_at": STAMP,
+                "expires_at": STAMP,
+                "last_used_at": {**STAMP, "nullable": True},
+            }
+        ),
+        errors={404: "No such client token.", 410: "The client token was revoked or has expired."},
+        tags=["client tokens"],
+    )
     def describe(self, request, *args, **kwargs):
         token = client_token_describe(raw=presented_client_token(request))
         return self.ok(
@@ -97,6 +135,12 @@ class ClientTokenRotationViewSet(FacenitionViewSet):
 
     throttle_classes = [PerClientToken]
 
+    @endpoint(
+        summary="Rotate the client token you present: a new one for the same client; the old one stops at once",
+        ok_status=201,
+        ok=ISSUED,
+        tags=["client tokens"],
+    )
     def rotate(self, request, *args, **kwargs):
         return self.ok(issued_token_answer(client_token_rotate(token=request.auth)), status=201)
 
@@ -109,6 +153,17 @@ class VerifiedClientTokenViewSet(PublicViewSet):
     class IssueInputSerializer(PairInputSerializer):
         name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
+    @endpoint(
+        summary="v2: issue the client token of a verified email + phone pair (once)",
+        fields={"email": EMAIL, "phone": PHONE, "name": NAME},
+        required=("email", "phone"),
+        ok_status=201,
+        ok=ISSUED,
+        token=False,
+        versions=("2",),
+        errors={403: "The pair is not verified, its verification already issued a token, or it waited too long."},
+        tags=["client tokens"],
+    )
     def generate(self, request, *args, **kwargs):
         data = self._input(self.IssueInputSerializer, request)
         return self.ok(
@@ -126,11 +181,35 @@ class VerificationViewSet(PublicViewSet):
         email_code = CodeField()
         sms_code = CodeField()
 
+    @endpoint(
+        summary="v2: send a six-digit code by email and another by SMS",
+        fields={"email": EMAIL, "phone": PHONE},
+        required=("email", "phone"),
+        ok_status=202,
+        ok=answer({"verification": VERIFICATION, "expires_in": {"type": "integer"}}),
+        token=False,
+        versions=("2",),
+        tags=["client tokens"],
+    )
     def request_codes(self, request, *args, **kwargs):
         data = self._input(PairInputSerializer, request)
         verification = verification_request(**data)
         return self.ok({"verification": str(verification.pk), "expires_in": verification.seconds_left()}, status=202)
 
+    @endpoint(
+        summary="v2: send both codes back to verify the pair",
+        fields={"email": EMAIL, "phone": PHONE, "email_code": CODE, "sms_code": CODE},
+        required=("email", "phone", "email_code", "sms_code"),
+        ok=answer({"verified": {"type": "boolean"}, "verification": VERIFICATION, "expires_in": {"type": "integer"}}),
+        token=False,
+        versions=("2",),
+        errors={
+            401: "The codes do not match; the error says how many tries remain.",
+            409: "The pair is already verified.",
+            410: "The codes have expired.",
+        },
+        tags=["client tokens"],
+    )
     def confirm(self, request, *args, **kwargs):
         data = self._input(self.ConfirmInputSerializer, request)
         verification = verification_confirm(**data)

@@ -3,9 +3,24 @@ from rest_framework import serializers
 from facenition.api.fields import AccuracyField
 from facenition.api.images import images_from_request
 from facenition.api.ratelimits import PerClientToken
+from facenition.api.schema import ACCURACY, STAMP, STATUS_MEANING, answer, endpoint
 from facenition.api.views import FacenitionViewSet
 
 from .services import enrollment_authenticate, enrollment_generate, enrollment_revoke, enrollment_rotate
+
+IDENTITY_TOKEN = {"type": "string", "description": "An identity token (fit1_...) from /generate or /rotate."}
+EXPIRES_IN = {"type": "integer", "minimum": 1, "description": "Seconds until the identity token expires."}
+ISSUED = {
+    "id": {"type": "string", "format": "uuid"},
+    "token": IDENTITY_TOKEN,
+    "accuracy": {"type": "integer"},
+    "subject": {"type": "string"},
+    "expires_at": STAMP,
+}
+TOKEN_STATE = {
+    403: "The identity token was issued to another client, or it is locked after too many failures.",
+    410: "The identity token was revoked or has expired.",
+}
 
 
 class EnrollmentViewSet(FacenitionViewSet):
@@ -41,6 +56,14 @@ class EnrollmentViewSet(FacenitionViewSet):
             "expires_at": enrollment.expires_at.isoformat(),
         }
 
+    @endpoint(
+        summary="Make an identity token from photos of one person (3 or more recommended)",
+        fields={"accuracy": ACCURACY, "subject": {"type": "string", "maxLength": 200}, "expires_in": EXPIRES_IN},
+        images=("image",),
+        ok_status=201,
+        ok=answer(ISSUED),
+        tags=["identity tokens"],
+    )
     def generate(self, request, *args, **kwargs):
         data = self._input(self.GenerateInputSerializer, request)
         enrollment, token = enrollment_generate(
@@ -48,6 +71,15 @@ class EnrollmentViewSet(FacenitionViewSet):
         )
         return self.ok(self._issued(enrollment, token), status=201)
 
+    @endpoint(
+        summary="Check live photos against an identity token",
+        fields={"token": IDENTITY_TOKEN, "accuracy": ACCURACY},
+        required=("token",),
+        images=("image",),
+        ok=answer({"authenticated": {"type": "boolean"}, "id": {"type": "string", "format": "uuid"}}),
+        errors=TOKEN_STATE,
+        tags=["identity tokens"],
+    )
     def authenticate(self, request, *args, **kwargs):
         data = self._input(self.AuthenticateInputSerializer, request)
         result = enrollment_authenticate(
@@ -55,11 +87,27 @@ class EnrollmentViewSet(FacenitionViewSet):
         )
         return self.ok({"authenticated": result.authenticated, "id": str(result.enrollment.id)})
 
+    @endpoint(
+        summary="Revoke an identity token, by the token or its id",
+        fields={"token": IDENTITY_TOKEN, "id": {"type": "string", "format": "uuid"}},
+        ok=answer({"id": {"type": "string", "format": "uuid"}, "revoked_at": STAMP}),
+        errors={403: "The enrollment belongs to another client.", 410: STATUS_MEANING[410]},
+        tags=["identity tokens"],
+    )
     def revoke(self, request, *args, **kwargs):
         data = self._input(self.RevokeInputSerializer, request)
         enrollment = enrollment_revoke(client=request.auth.client, token=data["token"], enrollment_id=data["id"])
         return self.ok({"id": str(enrollment.id), "revoked_at": enrollment.revoked_at.isoformat()})
 
+    @endpoint(
+        summary="Authenticate and replace an identity token with a fresh one committed to the live photos",
+        fields={"token": IDENTITY_TOKEN, "accuracy": ACCURACY, "expires_in": EXPIRES_IN},
+        required=("token",),
+        images=("image",),
+        ok=answer({**ISSUED, "replaces": {"type": "string", "format": "uuid"}}),
+        errors={**TOKEN_STATE, 403: "The face does not match, or the token is another client's or locked."},
+        tags=["identity tokens"],
+    )
     def rotate(self, request, *args, **kwargs):
         data = self._input(self.RotateInputSerializer, request)
         enrollment, token = enrollment_rotate(

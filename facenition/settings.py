@@ -165,6 +165,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "corsheaders",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "facenition",
     "credentials",
     "enrollment",
@@ -337,12 +339,36 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "facenition.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
 LOG_LEVEL = envchoice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 # Every line carries the request id ("-" outside a request); LOG_FORMAT=json writes one JSON object a line.
 LOG_FORMAT = envchoice("LOG_FORMAT", "plain", ("plain", "json"))
 LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Facenition API",
+    "DESCRIPTION": (
+        "Face enrollment, authentication and matching without a biometric database. Every endpoint but "
+        '/health and /ready is POST and answers JSON: `{"ok": true, ...}` or `{"ok": false, "error": "..."}`. '
+        "A path without a version prefix is v1; /v1/ and /v2/ prefixes choose, and an X-API-Version header "
+        "beats the prefix. Images are multipart files or base64 strings in JSON. Every answer carries "
+        "X-Request-Id (yours, if you sent one)."
+    ),
+    "VERSION": "2",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["facenition.api.schema.public_endpoints"],
+    "GET_MOCK_REQUEST": "facenition.api.schema.mock_request",
+    "POSTPROCESSING_HOOKS": [
+        "facenition.api.schema.finish",
+    ],
+}
 
 # v2 onboarding: one-time codes, delivery, rate limits
 # A verification's two codes stay valid this long; the pair then has as long again to ask for its token.

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from facenition.api import errors
 from facenition.views import HealthView, ReadyView, reference_page
@@ -15,6 +16,8 @@ urlpatterns = [
     path("", reference_page, name="reference"),
     path("health", HealthView.as_view(), name="health"),
     path("ready", ReadyView.as_view(), name="ready"),
+    path("openapi.json", SpectacularJSONAPIView.as_view(versioning_class=None), name="openapi"),
+    path("docs", SpectacularSwaggerView.as_view(versioning_class=None, url_name="openapi"), name="docs"),
     re_path(r"^v(?P<version>[0-9]+)/", include(api)),
     path("", include(api)),
 ]

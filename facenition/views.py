@@ -1,8 +1,16 @@
 from django.shortcuts import render
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from facenition.api.schema import answer
 from facenition.health import readiness
+
+CHECKS = {
+    "type": "object",
+    "description": "Each dependency: ok, or what is wrong with it.",
+    "additionalProperties": {"type": "string"},
+}
 
 
 def reference_page(request):
@@ -23,6 +31,12 @@ class ProbeView(APIView):
 class HealthView(ProbeView):
     """`/health`: the process answers (liveness)."""
 
+    @extend_schema(
+        summary="Liveness: the process answers",
+        responses={200: answer({"status": {"type": "string", "enum": ["alive"]}})},
+        auth=[],
+        tags=["operations"],
+    )
     def get(self, request):
         return Response({"ok": True, "status": "alive"})
 
@@ -30,6 +44,23 @@ class HealthView(ProbeView):
 class ReadyView(ProbeView):
     """`/ready`: the database, the cache, the broker and the face models are there (readiness)."""
 
+    @extend_schema(
+        summary="Readiness: database, cache, broker and face models are there",
+        responses={
+            200: answer({"status": {"type": "string", "enum": ["ready"]}, "checks": CHECKS}),
+            503: OpenApiResponse(
+                response={
+                    "allOf": [
+                        {"$ref": "#/components/schemas/Error"},
+                        {"type": "object", "required": ["checks"], "properties": {"checks": CHECKS}},
+                    ]
+                },
+                description="Not ready: `error` and `checks` say what is failing.",
+            ),
+        },
+        auth=[],
+        tags=["operations"],
+    )
     def get(self, request):
         ready, checks = readiness()
         if ready:

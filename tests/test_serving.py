@@ -1,59 +1,31 @@
 """The server as `make run` and the Procfile start it: gunicorn with the project's config."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).parent / "gunicorn"
+from tests.live import gunicorn_server
 
 
 @pytest.fixture
 def gunicorn(tmp_path):
-    """Starts gunicorn on a free port with the given environment; yields (base URL, log reader)."""
-    started = []
+    """Starts gunicorn with the given environment (an SQLite file for a database); returns
+    (base URL, a function that reads its log so far)."""
+    servers = []
 
     def start(**environment):
         log = tmp_path / "gunicorn.log"
-        env = {
-            **os.environ,
-            "SECRET_KEY": "s" * 50,
-            "FACENITION_WARM_UP": "0",
-            "WEB_CONCURRENCY": "1",
-            "BIND": "127.0.0.1:0",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-            **environment,
-        }
-        with open(log, "w") as out:
-            process = subprocess.Popen(
-                [str(GUNICORN), "facenition.wsgi", "--config", "facenition/gunicorn.conf.py"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        started.append(process)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", log.read_text())
-            if found and "Booting worker" in log.read_text():
-                return f"http://127.0.0.1:{found.group(1)}", log.read_text
-            assert process.poll() is None, log.read_text()
-            time.sleep(0.2)
-        raise AssertionError(f"gunicorn did not start:\n{log.read_text()}")
+        server = gunicorn_server(log, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", **environment)
+        servers.append(server)
+        return server.__enter__(), log.read_text
 
     yield start
-    for process in started:
-        process.terminate()
-        process.wait(timeout=30)
+    for server in servers:
+        server.__exit__(None, None, None)
 
 
 def get(url, **headers):

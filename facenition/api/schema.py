@@ -1,0 +1,220 @@
+"""The OpenAPI schema (drf-spectacular): served at /openapi.json, rendered at /docs.
+
+Each endpoint declares what is its own next to its view with `@endpoint(...)`: its fields, its
+images, its answer and the statuses only it gives. What every endpoint shares is added here: the
+error envelope, the client token (X-Auth-Token header or an `auth_token` field), both body forms
+(JSON with base64 images, or multipart files), X-API-Version, and the statuses any endpoint can
+answer. `public_endpoints` turns the URL configuration into the paths a caller uses: `/match` and
+`/v{version}/match`, v2-only endpoints under `/v2/` alone, `/generateToken` per version.
+"""
+
+import re
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers
+
+from .auth import TOKEN_FIELD, TOKEN_HEADER
+
+STATUS_MEANING = {
+    400: "The request is malformed or a field or image is refused; `error` names it.",
+    401: "No client token, or one that is unknown, revoked or expired.",
+    403: "Not allowed for this client or in this state.",
+    404: "No such thing here, or the API version does not have this endpoint.",
+    405: "Every API endpoint accepts POST only.",
+    409: "Already done.",
+    410: "Revoked or expired.",
+    429: "Rate limit or attempt limit reached; Retry-After says when to try again.",
+    502: "A store or queue the server needs could not be reached; try again. The error quotes the request id.",
+}
+SHARED_ERRORS = (400, 404, 405, 429, 502)
+
+
+def version_header(versions):
+    return OpenApiParameter(
+        "X-API-Version",
+        str,
+        OpenApiParameter.HEADER,
+        required=False,
+        enum=list(versions),
+        description="Beats the path's /v1/ or /v2/ prefix; no prefix and no header mean v1.",
+    )
+
+
+IMAGES_JSON = {
+    "oneOf": [
+        {"type": "string", "description": "base64, plain or as a data: URL"},
+        {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 10},
+    ],
+    "description": "JPEG, PNG, WebP or BMP, base64-encoded (plain or data: URL); one or a list of at most 10.",
+}
+IMAGES_MULTIPART = {
+    "type": "array",
+    "items": {"type": "string", "format": "binary"},
+    "minItems": 1,
+    "maxItems": 10,
+    "description": "JPEG, PNG, WebP or BMP files, the field repeated once per image; at most 10 of at most 10 MB.",
+}
+TOKEN_FIELD_SCHEMA = {"type": "string", "description": f"The client token, when it is not sent as {TOKEN_HEADER}."}
+
+
+ACCURACY = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": 8,
+    "default": 4,
+    "description": "Tolerance level, 1 the most tolerant, 8 the strictest.",
+}
+BOX = {
+    "type": "object",
+    "description": "A photo's face count and its largest face's box, in pixels.",
+    "properties": {
+        "faces": {"type": "integer"},
+        "box": {
+            "type": "object",
+            "properties": {name: {"type": "integer"} for name in ("left", "top", "width", "height")},
+        },
+    },
+}
+STAMP = {"type": "string", "format": "date-time"}
+
+
+@extend_schema_field({"type": "boolean", "enum": [False]})
+class FalseField(serializers.BooleanField):
+    pass
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error envelope every failure answers with."""
+
+    ok = FalseField()
+    error = serializers.CharField(help_text="What went wrong, in words a caller can act on.")
+
+    class Meta:
+        ref_name = "Error"
+
+
+def answer(properties, required=None):
+    """An `{"ok": true, ...}` answer's schema."""
+    return {
+        "type": "object",
+        "required": ["ok", *(required if required is not None else properties)],
+        "properties": {"ok": {"type": "boolean", "enum": [True]}, **properties},
+    }
+
+
+def _body(fields, required, images, image_schema, token):
+    properties = dict(fields)
+    for name in images:
+        properties[name] = image_schema
+    if token:
+        properties[TOKEN_FIELD] = TOKEN_FIELD_SCHEMA
+    body = {"type": "object", "properties": properties}
+    needed = [*required, *images]
+    if needed:
+        body["required"] = needed
+    return body
+
+
+def endpoint(
+    *,
+    summary,
+    ok,
+    ok_status=200,
+    fields=None,
+    required=(),
+    images=(),
+    token=True,
+    errors=None,
+    versions=("1", "2"),
+    tags=None,
+):
+    """The schema of one POST endpoint: its own fields, images, answer and statuses (`errors`:
+    {status: when}); the envelope, the shared statuses and both body forms are added. `token`:
+    the endpoint needs a client token; `versions`: the API versions that have it."""
+    fields = fields or {}
+    bodies = {
+        "application/json": _body(fields, required, images, IMAGES_JSON, token),
+        "multipart/form-data": _body(fields, required, images, IMAGES_MULTIPART, token),
+    }
+    if not images:
+        bodies["application/x-www-form-urlencoded"] = bodies["multipart/form-data"]
+    statuses = {status: STATUS_MEANING[status] for status in SHARED_ERRORS}
+    if token:
+        statuses[401] = STATUS_MEANING[401]
+    statuses.update(errors or {})
+    responses = {ok_status: OpenApiResponse(response=ok, description="Done.")}
+    for status, meaning in sorted(statuses.items()):
+        responses[status] = OpenApiResponse(response=ErrorSerializer, description=meaning)
+    return extend_schema(
+        summary=summary,
+        request=bodies,
+        responses=responses,
+        parameters=[version_header(versions)],
+        auth=[{"ClientToken": []}] if token else [],
+        tags=tags,
+    )
+
+
+ENDPOINT_NAME = re.compile(r"^/(?:v\{version\}/)?(?P<name>[A-Za-z-]+)/?$")
+
+
+def public_endpoints(endpoints, **kwargs):
+    """spectacular's preprocessing hook: the paths a caller uses, each operation once per form."""
+    from credentials.api import ClientTokenViewSet, VerifiedClientTokenViewSet
+
+    public = []
+    for path, path_regex, method, callback in endpoints:
+        found = ENDPOINT_NAME.match(path)
+        if path in ("/health", "/ready") or path.startswith("/openapi"):
+            public.append((path, path_regex, method, callback))
+        elif found:
+            name = found.group("name")
+            versioned = "{version}" in path
+            if getattr(callback.cls, "min_version", 1) > 1:
+                if versioned:
+                    public.append((f"/v2/{name}", path_regex, method, callback))
+            else:
+                public.append((f"/v{{version}}/{name}" if versioned else f"/{name}", path_regex, method, callback))
+    # /generateToken hands each version to a view of its own (facenition.api.dispatch).
+    public.append(("/generateToken", r"^generateToken/?$", "POST", ClientTokenViewSet.as_view({"post": "generate"})))
+    public.append(
+        (
+            "/v2/generateToken",
+            r"^v2/generateToken/?$",
+            "POST",
+            VerifiedClientTokenViewSet.as_view({"post": "generate"}),
+        )
+    )
+    return public
+
+
+CLIENT_TOKEN_SCHEME = {
+    "type": "apiKey",
+    "in": "header",
+    "name": TOKEN_HEADER,
+    "description": f"A client token (fnc_...) from /generateToken; or send it as an `{TOKEN_FIELD}` field.",
+}
+
+
+def finish(result, **kwargs):
+    """spectacular's postprocessing hook: `{version}` in a path is 1 or 2; the client token's scheme."""
+    result.setdefault("components", {}).setdefault("securitySchemes", {})["ClientToken"] = CLIENT_TOKEN_SCHEME
+    for operations in result["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path" and parameter["name"] == "version":
+                    parameter["schema"] = {"type": "string", "enum": ["1", "2"]}
+                    parameter["description"] = "The API version; /match and /v1/match are the same endpoint."
+    return result
+
+
+def mock_request(method, path, view, original_request, **kwargs):
+    """The request spectacular describes each view with: the version is the path's (`/v2/...`),
+    whatever X-API-Version the schema's own caller sent, so v2-only views can be described."""
+    from drf_spectacular.plumbing import build_mock_request
+
+    request = build_mock_request(method, path, view, original_request, **kwargs)
+    request.META.pop("HTTP_X_API_VERSION", None)
+    if path.startswith("/v2/"):
+        request.META["HTTP_X_API_VERSION"] = "2"
+    return request
