@@ -165,6 +165,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "corsheaders",
+    "django_prometheus",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "facenition",
@@ -174,6 +175,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "facenition.requestid.RequestIdMiddleware",
     # Before anything that can answer, so that refusals carry the CORS headers too.
     "corsheaders.middleware.CorsMiddleware",
@@ -187,6 +189,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "facenition.urls"
@@ -346,6 +349,17 @@ LOG_LEVEL = envchoice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR",
 # Every line carries the request id ("-" outside a request); LOG_FORMAT=json writes one JSON object a line.
 LOG_FORMAT = envchoice("LOG_FORMAT", "plain", ("plain", "json"))
 LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+
+# Prometheus metrics at /metrics (per-endpoint latency and status counts): off, answering 404, until
+# a token is set; then scrapers send `Authorization: Bearer <token>`.
+FACENITION_METRICS_TOKEN = env("FACENITION_METRICS_TOKEN")
+if FACENITION_METRICS_TOKEN and len(FACENITION_METRICS_TOKEN) < 16:
+    problems.add("FACENITION_METRICS_TOKEN", "…", "empty (metrics off) or a secret of at least 16 characters")
+# With several gunicorn workers, an empty folder where each writes its counts, so that a scrape sees
+# them all (prometheus_client's multiprocess mode); unset, a scrape sees the worker that answers it.
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    problems.add("PROMETHEUS_MULTIPROC_DIR", PROMETHEUS_MULTIPROC_DIR, "an existing folder")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Facenition API",

@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from facenition.api import errors
-from facenition.views import HealthView, ReadyView, reference_page
+from facenition.views import HealthView, ReadyView, metrics, reference_page
 
 api = [
     path("", include("credentials.urls")),
@@ -17,6 +17,7 @@ urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
     path("ready", ReadyView.as_view(), name="ready"),
     path("openapi.json", SpectacularJSONAPIView.as_view(versioning_class=None), name="openapi"),
+    path("metrics", metrics, name="metrics"),
     path("docs", SpectacularSwaggerView.as_view(versioning_class=None, url_name="openapi"), name="docs"),
     re_path(r"^v(?P<version>[0-9]+)/", include(api)),
     path("", include(api)),

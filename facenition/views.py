@@ -1,8 +1,14 @@
+import hmac
+
+from django.conf import settings
+from django.http import Http404
 from django.shortcuts import render
+from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from facenition.api.errors import envelope
 from facenition.api.schema import answer
 from facenition.health import readiness
 
@@ -67,3 +73,17 @@ class ReadyView(ProbeView):
             return Response({"ok": True, "status": "ready", "checks": checks})
         failing = "; ".join(f"{name} {result}" for name, result in checks.items() if result.startswith("failing"))
         return Response({"ok": False, "error": f"Not ready: {failing}.", "checks": checks}, status=503)
+
+
+def metrics(request):
+    """`/metrics` for Prometheus: 404 while FACENITION_METRICS_TOKEN is unset, then only with
+    `Authorization: Bearer <that token>`."""
+    token = settings.FACENITION_METRICS_TOKEN
+    if not token:
+        raise Http404
+    presented = request.headers.get("Authorization", "").encode()
+    if not hmac.compare_digest(presented, f"Bearer {token}".encode()):
+        return envelope(
+            "Metrics need Authorization: Bearer <FACENITION_METRICS_TOKEN>.", 401, {"WWW-Authenticate": "Bearer"}
+        )
+    return ExportToDjangoView(request)

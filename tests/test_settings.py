@@ -52,6 +52,13 @@ def test_start_up_refuses_a_bad_setting_and_names_it(variable, value, expected):
     assert f"{variable}={value!r}: {expected}" in result.stderr
 
 
+def test_a_short_metrics_token_is_refused_without_being_shown():
+    result = check(FACENITION_METRICS_TOKEN="hunter2")
+    assert result.returncode != 0
+    assert "FACENITION_METRICS_TOKEN='…': expected empty (metrics off) or a secret of at least 16" in result.stderr
+    assert "hunter2" not in result.stderr
+
+
 def test_start_up_lists_every_bad_setting_at_once():
     result = check(DEBUG="maybe", EMAIL_PORT="abc")
     assert result.returncode != 0
