@@ -102,20 +102,25 @@ def logging_config(*, log_format, level):
 
 
 try:
+    from gunicorn.config import AccessLogFormat
     from gunicorn.glogging import Logger as _GunicornLogger
 except ImportError:  # gunicorn is only needed to serve
+    AccessLogFormat = None
     _GunicornLogger = object
 
 
 class AccessLogger(_GunicornLogger):
     """gunicorn's access log, written through Django's logging (plain or JSON) with the request id
-    taken from the answer's X-Request-Id header: the request's context is gone by then."""
+    taken from the answer's X-Request-Id header: the request's context is gone by then. An
+    `--access-logformat` of one's own is written by gunicorn as usual (`%({x-request-id}o)s` is the id)."""
 
     through = logging.getLogger("facenition.access")
 
     def access(self, resp, req, environ, request_time):
         if not self.access_log_enabled:
             return
+        if self.cfg.access_log_format != AccessLogFormat.default:
+            return super().access(resp, req, environ, request_time)
         request_id = next((value for name, value in resp.headers if name.lower() == HEADER.lower()), NO_REQUEST)
         query = f"?{req.query}" if req.query else ""
         duration_ms = round(request_time.total_seconds() * 1000, 1)

@@ -76,3 +76,12 @@ def test_plain_access_lines_carry_the_request_id(gunicorn):
     while time.monotonic() < deadline and f"[{request_id}]" not in log():
         time.sleep(0.1)
     assert re.search(rf"INFO facenition\.access \[{request_id}\] 127\.0\.0\.1 \"GET /health\" 200", log())
+
+
+def test_an_access_log_format_of_ones_own_is_kept(gunicorn):
+    base, log = gunicorn(GUNICORN_CMD_ARGS="--access-logformat 'custom %(r)s id=%({x-request-id}o)s'")
+    get(f"{base}/nope", **{"X-Request-Id": "mine-1"})
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "custom GET" not in log():
+        time.sleep(0.1)
+    assert "custom GET /nope HTTP/1.1 id=mine-1" in log()
