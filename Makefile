@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 CHECKOUT_ID := $(shell printf '%s' '$(CURDIR)' | cksum | cut -d' ' -f1)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/facenition_$(shell printf '%x' $(CHECKOUT_ID))
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/$(shell expr $(CHECKOUT_ID) % 15 + 1)
+# Where `make run` serves: make run BIND=127.0.0.1:8080
+BIND ?= 127.0.0.1:8000
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/facenition_bench
 
 .PHONY: setup setup-dev run test test-fast test-names lint format worker beat calibrate calibrate-enrollment bench refresh-pins
@@ -35,9 +37,8 @@ setup-dev: setup $(VENV)/.installed-dev
 run: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py createcachetable
-	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py check_models
-	BIND=127.0.0.1:8000 $(VENV)/bin/gunicorn facenition.wsgi --config facenition/gunicorn.conf.py
+	BIND=$(BIND) $(VENV)/bin/gunicorn facenition.wsgi --config facenition/gunicorn.conf.py
 
 worker: setup
 	$(VENV)/bin/celery -A facenition worker --loglevel INFO --concurrency 2
