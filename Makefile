@@ -10,7 +10,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/$(shell expr $(CHECKOUT_ID) % 15 + 1)
 BIND ?= 127.0.0.1:8000
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/facenition_bench
 
-.PHONY: setup setup-dev run test test-fast test-names lint format worker beat calibrate calibrate-enrollment bench refresh-pins
+.PHONY: setup setup-dev browser run test test-fast test-names lint format worker beat calibrate calibrate-enrollment bench refresh-pins
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -46,7 +46,13 @@ worker: setup
 beat: setup
 	$(VENV)/bin/celery -A facenition beat --loglevel INFO
 
-test: setup-dev
+# The demo page's test drives Debian's Chromium through chromedriver; without them it is skipped.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) \
+		|| echo "chromium and chromium-driver could not be installed: tests/test_demo.py will be skipped"
+
+test: setup-dev browser
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) -m pytest $(PYTEST_ARGS)
 

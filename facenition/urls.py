@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from facenition.api import errors
-from facenition.views import HealthView, ReadyView, metrics, reference_page
+from facenition.views import HealthView, ReadyView, demo_page, metrics, reference_page
 
 api = [
     path("", include("credentials.urls")),
@@ -14,6 +14,7 @@ api = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", reference_page, name="reference"),
+    path("demo", demo_page, name="demo"),
     path("health", HealthView.as_view(), name="health"),
     path("ready", ReadyView.as_view(), name="ready"),
     path("openapi.json", SpectacularJSONAPIView.as_view(versioning_class=None), name="openapi"),

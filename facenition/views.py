@@ -24,6 +24,11 @@ def reference_page(request):
     return render(request, "reference.html")
 
 
+def demo_page(request):
+    """`/demo`: try /match, /generate and /authenticate from a browser, with files or the camera."""
+    return render(request, "demo.html")
+
+
 class ProbeView(APIView):
     """GET only, no client token, never rate limited: probes come often and from machines."""
 
