@@ -1,8 +1,10 @@
 """/demo driven in headless Chromium against a live server, with real photos; and /docs rendered,
 with a screenshot. Chromium and chromedriver come from Debian (`make browser`, run by `make test`)."""
 
+import json
 import shutil
 import struct
+import urllib.request
 
 import pytest
 from django.conf import settings
@@ -121,6 +123,9 @@ def test_the_demo_page_shows_the_verdicts_of_real_photos(server, browser, photo)
 def test_the_docs_render_every_endpoint_offline(server, browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
+
+    with urllib.request.urlopen(f"{server}/ready", timeout=30) as ready:  # the models loaded before serving
+        assert json.load(ready)["checks"]["models"] == "loaded"
 
     browser.get(f"{server}/docs")
     WebDriverWait(browser, 60).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".opblock")) >= 18)
