@@ -1,5 +1,6 @@
 """/demo driven in headless Chromium against a live server, with real photos; and /docs rendered,
-with a screenshot. Chromium and chromedriver come from Debian (`make browser`, run by `make test`)."""
+with a screenshot. Chromium and chromedriver come from Debian (`make browser`, run by `make test`).
+The server loads the face models before it serves, so both tests are marked `faces`."""
 
 import json
 import shutil
@@ -29,10 +30,13 @@ ENROLL = ("deepface-a_img1.jpg", "deepface-a_img2.jpg", "deepface-a_img4.jpg")
 GENUINE = "deepface-a_img7.jpg"
 IMPOSTOR = "deepface-b_img8.jpg"
 
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="Debian's chromium and chromium-driver are not installed and `make browser` could not install them",
-)
+pytestmark = [
+    pytest.mark.faces,
+    pytest.mark.skipif(
+        not (CHROMIUM and CHROMEDRIVER),
+        reason="Debian's chromium and chromium-driver are not installed and `make browser` could not install them",
+    ),
+]
 
 
 @pytest.fixture

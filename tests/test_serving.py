@@ -85,3 +85,29 @@ def test_an_access_log_format_of_ones_own_is_kept(gunicorn):
     while time.monotonic() < deadline and "custom GET" not in log():
         time.sleep(0.1)
     assert "custom GET /nope HTTP/1.1 id=mine-1" in log()
+
+
+def test_the_celery_worker_logs_json_too(tmp_path, settings):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not settings.REDIS_URL:
+        pytest.skip("a Celery worker needs REDIS_URL; make test sets it")
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "SECRET_KEY": "s" * 50, "LOG_FORMAT": "json", "REDIS_URL": settings.REDIS_URL}
+    command = [sys.executable, "-m", "celery", "-A", "facenition", "worker", "--pool", "solo", "--loglevel", "INFO"]
+    command += ["--queues", f"logs-{tmp_path.name}", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent, env=env, stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and " ready." not in log.read_text() and process.poll() is None:
+            time.sleep(0.2)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    ready = [line for line in json_lines(log.read_text()) if line["message"].endswith(" ready.")]
+    assert ready, log.read_text()
+    assert ready[0]["request_id"] == "-" and ready[0]["level"] == "INFO"
