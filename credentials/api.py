@@ -111,7 +111,8 @@ class ClientTokenViewSet(PublicViewSet):
                 "last_used_at": {**STAMP, "nullable": True},
             }
         ),
-        errors={404: "No such client token.", 410: "The client token was revoked or has expired."},
+        # An unknown or missing token is described (404), not refused (401).
+        errors={401: None, 404: "No such client token.", 410: "The client token was revoked or has expired."},
         tags=["client tokens"],
     )
     def describe(self, request, *args, **kwargs):

@@ -124,3 +124,12 @@ def test_the_schema_is_valid_openapi(tmp_path):
 
     call_command("spectacular", "--validate", "--file", str(tmp_path / "schema.yaml"))
     assert "openapi: 3.0.3" in (tmp_path / "schema.yaml").read_text()
+
+
+def test_each_endpoint_lists_the_statuses_it_can_give(schema):
+    def statuses(path):
+        return sorted(schema["paths"][path]["post"]["responses"])
+
+    assert statuses("/token") == ["200", "400", "404", "405", "410", "429", "502"]
+    assert statuses("/v2/authenticate-credentials") == ["200", "400", "401", "404", "405", "409", "410", "429", "502"]
+    assert statuses("/generate") == ["201", "400", "401", "404", "405", "429", "502"]

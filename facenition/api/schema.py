@@ -129,7 +129,8 @@ def endpoint(
     tags=None,
 ):
     """The schema of one POST endpoint: its own fields, images, answer and statuses (`errors`:
-    {status: when}); the envelope, the shared statuses and both body forms are added. `token`:
+    {status: when}, or None for a shared status it never gives); the envelope, the shared statuses
+    and both body forms are added. `token`:
     the endpoint needs a client token; `versions`: the API versions that have it."""
     fields = fields or {}
     bodies = {
@@ -142,6 +143,7 @@ def endpoint(
     if token:
         statuses[401] = STATUS_MEANING[401]
     statuses.update(errors or {})
+    statuses = {status: meaning for status, meaning in statuses.items() if meaning is not None}
     responses = {ok_status: OpenApiResponse(response=ok, description="Done.")}
     for status, meaning in sorted(statuses.items()):
         responses[status] = OpenApiResponse(response=ErrorSerializer, description=meaning)
