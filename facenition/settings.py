@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -289,6 +290,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # whitenoise serves the admin's (and the docs page's) files under gunicorn, straight from the
 # installed apps: no collectstatic step for a checkout to forget.
 WHITENOISE_USE_FINDERS = True
+# STATIC_ROOT exists only once collectstatic ran (the Procfile's release step); until then whitenoise
+# would warn at every start about a folder it does not need.
+warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
 
 # Uploads: ten images of at most 10 MB each, base64 in JSON included.
 FACENITION_MAX_IMAGES = envint("FACENITION_MAX_IMAGES", 10, minimum=1)
