@@ -130,6 +130,17 @@ def test_each_endpoint_lists_the_statuses_it_can_give(schema):
     def statuses(path):
         return sorted(schema["paths"][path]["post"]["responses"])
 
-    assert statuses("/token") == ["200", "400", "404", "405", "410", "429", "502"]
-    assert statuses("/v2/authenticate-credentials") == ["200", "400", "401", "404", "405", "409", "410", "429", "502"]
-    assert statuses("/generate") == ["201", "400", "401", "404", "405", "429", "502"]
+    assert statuses("/token") == ["200", "400", "404", "405", "408", "410", "429", "502"]
+    assert statuses("/v2/authenticate-credentials") == [
+        "200",
+        "400",
+        "401",
+        "404",
+        "405",
+        "408",
+        "409",
+        "410",
+        "429",
+        "502",
+    ]
+    assert statuses("/generate") == ["201", "400", "401", "404", "405", "408", "429", "502", "503"]

@@ -21,12 +21,14 @@ STATUS_MEANING = {
     403: "Not allowed for this client or in this state.",
     404: "No such thing here, or the API version does not have this endpoint.",
     405: "Every API endpoint accepts POST only.",
+    408: "The request body took longer than FACENITION_BODY_READ_SECONDS to arrive.",
     409: "Already done.",
     410: "Revoked or expired.",
     429: "Rate limit or attempt limit reached; Retry-After says when to try again.",
     502: "A store or queue the server needs could not be reached; try again. The error quotes the request id.",
+    503: "The face work waited past the request's deadline; Retry-After says when to try again.",
 }
-SHARED_ERRORS = (400, 404, 405, 429, 502)
+SHARED_ERRORS = (400, 404, 405, 408, 429, 502)
 
 
 def version_header(versions):
@@ -142,6 +144,8 @@ def endpoint(
     statuses = {status: STATUS_MEANING[status] for status in SHARED_ERRORS}
     if token:
         statuses[401] = STATUS_MEANING[401]
+    if images:
+        statuses[503] = STATUS_MEANING[503]
     statuses.update(errors or {})
     statuses = {status: meaning for status, meaning in statuses.items() if meaning is not None}
     responses = {ok_status: OpenApiResponse(response=ok, description="Done.")}
