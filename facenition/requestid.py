@@ -10,6 +10,7 @@ goes back in the `X-Request-Id` response header, where gunicorn's access log rea
 import json
 import logging
 import re
+import traceback
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -121,7 +122,17 @@ class AccessLogger(_GunicornLogger):
             return
         if self.cfg.access_log_format != AccessLogFormat.default:
             return super().access(resp, req, environ, request_time)
+        try:
+            self._write(resp, req, environ, request_time)
+        except Exception:
+            # As gunicorn does: a failing access line must never cost the client its answer.
+            self.error(traceback.format_exc())
+
+    def _write(self, resp, req, environ, request_time):
         request_id = next((value for name, value in resp.headers if name.lower() == HEADER.lower()), NO_REQUEST)
+        # gunicorn's own refusals (400, 414, 431) come with `status` set but no `status_code`.
+        code = str(resp.status).split(None, 1)[0]
+        status = int(code) if code.isdigit() else code
         query = f"?{req.query}" if req.query else ""
         duration_ms = round(request_time.total_seconds() * 1000, 1)
         self.through.info(
@@ -130,14 +141,14 @@ class AccessLogger(_GunicornLogger):
             req.method,
             req.path,
             query,
-            resp.status_code,
+            status,
             duration_ms,
             extra={
                 "request_id": request_id,
                 "remote_addr": environ.get("REMOTE_ADDR", "-"),
                 "method": req.method,
                 "path": req.path,
-                "status": resp.status_code,
+                "status": status,
                 "duration_ms": duration_ms,
                 "response_bytes": getattr(resp, "sent", None),
             },

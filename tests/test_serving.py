@@ -111,3 +111,18 @@ def test_the_celery_worker_logs_json_too(tmp_path, settings):
     ready = [line for line in json_lines(log.read_text()) if line["message"].endswith(" ready.")]
     assert ready, log.read_text()
     assert ready[0]["request_id"] == "-" and ready[0]["level"] == "INFO"
+
+
+def test_gunicorns_own_refusals_are_answered_and_logged(gunicorn):
+    import socket
+    from urllib.parse import urlsplit
+
+    base, log = gunicorn(LOG_FORMAT="json")
+    with socket.create_connection((urlsplit(base).hostname, urlsplit(base).port), timeout=30) as client:
+        client.sendall(b"POST /generateToken HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+        answer = client.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(line.get("status") == 400 for line in json_lines(log())):
+        time.sleep(0.1)
+    assert [line["path"] for line in json_lines(log()) if line.get("status") == 400] == ["/generateToken"]
