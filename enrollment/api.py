@@ -8,7 +8,7 @@ from facenition.api.views import FacenitionViewSet
 
 from .services import enrollment_authenticate, enrollment_generate, enrollment_revoke, enrollment_rotate
 
-IDENTITY_TOKEN = {"type": "string", "description": "An identity token (fit1_...) from /generate or /rotate."}
+IDENTITY_TOKEN = {"type": "string", "description": "An identity token (fit2_...) from /generate or /rotate."}
 EXPIRES_IN = {"type": "integer", "minimum": 1, "description": "Seconds until the identity token expires."}
 ISSUED = {
     "id": {"type": "string", "format": "uuid"},

@@ -112,7 +112,7 @@ def test_the_demo_page_shows_the_verdicts_of_real_photos(server, browser, photo)
     choose(browser, "generate-image", *(photo(name).path for name in ENROLL))
     click(browser, "generate")
     assert verdict(browser, "generate") == "Identity token issued"
-    assert browser.find_element(By.ID, "identity-token").get_attribute("value").startswith("fit1_")
+    assert browser.find_element(By.ID, "identity-token").get_attribute("value").startswith("fit2_")
 
     choose(browser, "authenticate-image", photo(GENUINE).path)
     click(browser, "authenticate")
