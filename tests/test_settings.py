@@ -16,7 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start(command, **environment):
-    env = {**os.environ, "SECRET_KEY": "s" * 50, "FACENITION_WARM_UP": "0", **environment}
+    env = {
+        **os.environ,
+        "SECRET_KEY": "s" * 50,
+        "FACENITION_TOKEN_KEY": "t" * 50,
+        "FACENITION_WARM_UP": "0",
+        **environment,
+    }
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
