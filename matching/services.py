@@ -24,6 +24,9 @@ def pipeline_config():
         detector_name=settings.FACENITION_DETECTOR,
         detect_max_side=settings.FACENITION_DETECT_MAX_SIDE,
         deepface_home=settings.DEEPFACE_HOME,
+        descriptor=settings.FACENITION_DESCRIPTOR,
+        jitters=settings.FACENITION_DESCRIPTOR_JITTERS,
+        align_on=settings.FACENITION_ALIGN_ON,
     )
 
 
@@ -68,9 +71,18 @@ def _analyse(pipeline, image):
     return replace(analysis, faces=[_in_original_size(face, decoded.scale) for face in analysis.faces])
 
 
+def face_quality_problem(size, sharpness, *, min_size, min_sharpness):
+    """Why a face is too poor to judge, or None."""
+    if size < min_size:
+        return f"the face is too small to judge ({size} px wide; at least {min_size} are needed)"
+    if sharpness < min_sharpness:
+        return f"the face is too blurred to judge (sharpness {sharpness:.0f}; at least {min_sharpness:g} is needed)"
+    return None
+
+
 def faces_read(*, images, exactly_one=False):
     """Runs the pipeline on intake images, decoding each in its turn. Each must show a face (exactly
-    one if asked), else 400."""
+    one if asked) that is large and sharp enough to judge, else 400."""
     pipeline = face_pipeline()
     readings = []
     for image in images:
@@ -81,6 +93,14 @@ def faces_read(*, images, exactly_one=False):
             raise BadRequest(f"{image.label}: no face found; send a photo where the face is clearly visible.")
         if exactly_one and count > 1:
             raise BadRequest(f"{image.label}: {count} faces found; send a photo of one person only.")
+        problem = face_quality_problem(
+            analysis.largest.size,
+            analysis.largest.sharpness,
+            min_size=settings.FACENITION_MIN_FACE_SIZE,
+            min_sharpness=settings.FACENITION_MIN_FACE_SHARPNESS,
+        )
+        if problem:
+            raise BadRequest(f"{image.label}: {problem}; send a closer, sharper photo.")
         readings.append(FaceReading(label=image.label, face_count=count, face=analysis.largest))
     return readings
 
