@@ -120,7 +120,9 @@ class Command(BaseCommand):
         out(
             f"\nClosest impostor pair: {impostor_distances.min():.4f}; farthest genuine pair: "
             f"{genuine_distances.max():.4f}; genuine pairs closer than the closest impostor: "
-            f"{(genuine_distances < impostor_distances.min()).mean():.1%}."
+            f"{(genuine_distances < impostor_distances.min()).mean():.1%}. Narrowest face: "
+            f"{min(s.size for s in samples)} px; least sharp: {min(s.sharpness for s in samples):.0f}, "
+            f"then {sorted(s.sharpness for s in samples)[1]:.0f}."
         )
         if fitted == MATCH_THRESHOLDS:
             out("matching/accuracy.py holds these thresholds.")
