@@ -174,6 +174,7 @@ class Tally:
 
     accepted: dict = field(default_factory=lambda: defaultdict(int))
     attempts: dict = field(default_factory=lambda: defaultdict(int))
+    examples: list = field(default_factory=list)  # what was accepted at the most tolerant level
 
     def add(self, level, accepted):
         self.attempts[level] += 1
@@ -194,6 +195,8 @@ def match_cross_validation(samples, targets, fit="people-pairs"):
         thresholds = fits({a.identity} if same else {a.identity, b.identity})
         for level, threshold in thresholds.items():
             (genuine if same else impostor).add(level, distance <= threshold)
+        if not same and distance <= thresholds[min(thresholds)]:
+            impostor.examples.append(f"{a.file} ~ {b.file} ({distance:.4f})")
     return genuine, impostor
 
 

@@ -124,6 +124,8 @@ class Command(BaseCommand):
             f"{min(s.size for s in samples)} px; least sharp: {min(s.sharpness for s in samples):.0f}, "
             f"then {sorted(s.sharpness for s in samples)[1]:.0f}."
         )
+        if impostor.examples:
+            out(f"Held-out false matches at level 1: {'; '.join(impostor.examples)}.")
         if fitted == MATCH_THRESHOLDS:
             out("matching/accuracy.py holds these thresholds.")
         else:
