@@ -59,7 +59,7 @@ def test_generate_refuses_photos_of_two_different_people(authed, people):
 
 def test_generate_honours_expires_in(authed, people):
     before = timezone.now()
-    body = generate(authed, people("deepface-c")[:3], expires_in=3600).json()
+    body = generate(authed, people("deepface-e")[:3], expires_in=3600).json()
     expires_at = Enrollment.objects.get(pk=body["id"]).expires_at
     assert before + timedelta(seconds=3598) <= expires_at <= timezone.now() + timedelta(seconds=3600)
 
