@@ -131,7 +131,8 @@ def normal_fit(groups, fit="people-pairs"):
         return NormalDist(values.mean(), values.std(ddof=1))
     means = np.array([values.mean() for values in groups])
     within = np.concatenate([values - values.mean() for values in groups])
-    return NormalDist(means.mean(), math.sqrt(means.var(ddof=1) + within.var()))
+    between = means.var(ddof=1) if len(means) > 1 else 0.0  # one pair of people: no spread between pairs
+    return NormalDist(means.mean(), math.sqrt(between + within.var()))
 
 
 def normal_cut(groups, target, fit="people-pairs"):

@@ -96,3 +96,10 @@ def test_calibrate_match_prints_the_held_out_table(capsys, tmp_path, monkeypatch
     assert "1 in 1,000" in rows[0] and "of 1,534)" in rows[0] and "of 119)" in rows[0]
     assert "matching/accuracy.py holds these thresholds." in out
     assert list(tmp_path.glob("facenition/embeddings/*.npz"))  # the cache lives where it was told to
+
+
+def test_a_fit_on_two_people_has_finite_thresholds():
+    draw = np.random.default_rng(5)
+    samples = [fake(person, draw.standard_normal(128)) for person in ("a", "a", "b", "b")]
+    thresholds = match_thresholds(samples, TARGET_FALSE_MATCH_RATES)
+    assert all(np.isfinite(value) for value in thresholds.values())
