@@ -97,6 +97,7 @@ class EnrollmentViewSet(FacenitionViewSet):
     def revoke(self, request, *args, **kwargs):
         data = self._input(self.RevokeInputSerializer, request)
         enrollment = enrollment_revoke(client=request.auth.client, token=data["token"], enrollment_id=data["id"])
+        assert enrollment.revoked_at is not None  # enrollment_revoke sets it; the field's type cannot say so
         return self.ok({"id": str(enrollment.id), "revoked_at": enrollment.revoked_at.isoformat()})
 
     @endpoint(

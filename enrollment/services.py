@@ -7,22 +7,27 @@ nothing of Django. The only row kept per enrollment holds bookkeeping and a dige
 import hmac
 import itertools
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from credentials.models import secret_digest
+from credentials.models import Client, secret_digest
 from facenition.errors import BadRequest, Forbidden, Gone, NotFound, TooManyRequests
 from matching.accuracy import DEFAULT_ACCURACY, MATCH_THRESHOLDS, MIN_ACCURACY
-from matching.services import cosine_distance, faces_read, mean_embedding
+from matching.pipeline import Embedding, Readable
+from matching.services import FaceReading, cosine_distance, faces_read, mean_embedding
 
 from .models import Enrollment
 from .protection import (
     SCHEME_VERSION,
+    EnrollmentId,
     IdentityToken,
+    Keyring,
     MalformedToken,
     accepts,
     commit,
@@ -40,12 +45,28 @@ class Authentication:
     authenticated: bool
 
 
-def token_keyring():
+class IssuedEnrollment(NamedTuple):
+    """An enrollment just made, and its identity token: handed to the caller, never stored."""
+
+    enrollment: Enrollment
+    token: str
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One counted attempt at unlocking a token, and what `on_success` made of it when it did."""
+
+    enrollment: Enrollment
+    authenticated: bool
+    outcome: Any = None
+
+
+def token_keyring() -> Keyring:
     """The token keys the settings name: FACENITION_TOKEN_KEY and FACENITION_RETIRED_TOKEN_KEYS."""
     return keyring_from(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)
 
 
-def _lifetime(expires_in):
+def _lifetime(expires_in: int | None) -> timedelta:
     longest = settings.FACENITION_IDENTITY_TOKEN_MAX_SECONDS
     if expires_in is None:
         return timedelta(seconds=min(settings.FACENITION_IDENTITY_TOKEN_SECONDS, longest))
@@ -54,12 +75,12 @@ def _lifetime(expires_in):
     return timedelta(seconds=expires_in)
 
 
-def _disagreement(readings):
+def _disagreement(readings: Sequence[FaceReading]) -> str | None:
     """Why the photos do not show one person, naming the photo that disagrees with the most others, or
     None when every pair is within /match's most tolerant level. A mean of several people's faces is
     no one's face, and can come closer to a stranger's template than any of them."""
     threshold = MATCH_THRESHOLDS[MIN_ACCURACY]
-    apart = {reading.label: [] for reading in readings}
+    apart: dict[str, list[str]] = {reading.label: [] for reading in readings}
     for first, second in itertools.combinations(readings, 2):
         if cosine_distance(first.face.embedding, second.face.embedding) > threshold:
             apart[first.label].append(second.label)
@@ -73,13 +94,21 @@ def _disagreement(readings):
     )
 
 
-def _require_one_person(readings):
+def _require_one_person(readings: Sequence[FaceReading]) -> None:
     problem = _disagreement(readings)
     if problem:
         raise BadRequest(problem)
 
 
-def _enrollment_issue(*, client, embedding, accuracy, subject, lifetime, rotated_from=None):
+def _enrollment_issue(
+    *,
+    client: Client,
+    embedding: Embedding,
+    accuracy: int,
+    subject: str,
+    lifetime: timedelta,
+    rotated_from: Enrollment | None = None,
+) -> IssuedEnrollment:
     # Whole seconds, so that the row and the token state the same times.
     now = timezone.now().replace(microsecond=0)
     expires_at = now + lifetime
@@ -105,11 +134,18 @@ def _enrollment_issue(*, client, embedding, accuracy, subject, lifetime, rotated
         expires_at=expires_at,
         rotated_from=rotated_from,
     )
-    return enrollment, raw
+    return IssuedEnrollment(enrollment=enrollment, token=raw)
 
 
-def enrollment_generate(*, client, images, accuracy=DEFAULT_ACCURACY, subject="", expires_in=None):
-    """Enrolls the one person shown in `images`; returns (enrollment, identity token)."""
+def enrollment_generate(
+    *,
+    client: Client,
+    images: Sequence[Readable],
+    accuracy: int = DEFAULT_ACCURACY,
+    subject: str = "",
+    expires_in: int | None = None,
+) -> IssuedEnrollment:
+    """Enrolls the one person shown in `images`."""
     lifetime = _lifetime(expires_in)
     readings = faces_read(images=images, exactly_one=True)
     _require_one_person(readings)
@@ -118,21 +154,21 @@ def enrollment_generate(*, client, images, accuracy=DEFAULT_ACCURACY, subject=""
     )
 
 
-def _token_parse(raw):
+def _token_parse(raw: str) -> IdentityToken:
     try:
         return token_decode(raw, keyring=token_keyring())
     except MalformedToken as problem:
         raise BadRequest(f"token: not a valid identity token ({problem}).") from None
 
 
-def _require_usable(enrollment, now=None):
-    if enrollment.is_revoked():
+def _require_usable(enrollment: Enrollment, now: datetime | None = None) -> None:
+    if enrollment.revoked_at is not None:
         raise Gone(f"This identity token was revoked at {enrollment.revoked_at.isoformat()}.")
     if enrollment.is_expired(now):
         raise Gone(f"This identity token expired at {enrollment.expires_at.isoformat()}.")
 
 
-def _enrollment_for_token(*, client, raw):
+def _enrollment_for_token(*, client: Client, raw: str) -> tuple[IdentityToken, Enrollment]:
     """The enrollment a presented token belongs to, checked: 400 malformed or tampered, 410 gone,
     403 issued to another client."""
     token = _token_parse(raw)
@@ -151,7 +187,7 @@ def _enrollment_for_token(*, client, raw):
     return token, enrollment
 
 
-def _require_attempt_allowed(enrollment, now=None):
+def _require_attempt_allowed(enrollment: Enrollment, now: datetime | None = None) -> None:
     if enrollment.is_locked():
         raise Forbidden(
             f"This identity token is locked after {settings.FACENITION_AUTH_LOCK_FAILURES} failed attempts; "
@@ -165,7 +201,7 @@ def _require_attempt_allowed(enrollment, now=None):
         )
 
 
-def _require_accuracy(enrollment, accuracy):
+def _require_accuracy(enrollment: Enrollment, accuracy: int | None) -> None:
     if accuracy is not None and accuracy != enrollment.accuracy:
         raise BadRequest(
             f"accuracy: this token was generated with accuracy {enrollment.accuracy}; "
@@ -173,19 +209,26 @@ def _require_accuracy(enrollment, accuracy):
         )
 
 
-def _face_unlocks(token, readings, accuracy):
+def _face_unlocks(token: IdentityToken, readings: Sequence[FaceReading], accuracy: int) -> bool:
     """Tries the mean of the live photos' largest faces against the token."""
     errors = open_commitment(
         token.commitment,
         embedding=mean_embedding(readings),
         enrollment_id=token.enrollment_id.bytes,
-        key=token.key,
+        key=token.sealing_key,
         version=token.version,
     )
     return accepts(errors, accuracy)
 
 
-def _attempt(*, client, raw, images, accuracy, on_success=None):
+def _attempt(
+    *,
+    client: Client,
+    raw: str,
+    images: Sequence[Readable],
+    accuracy: int | None,
+    on_success: Callable[[Enrollment, Sequence[FaceReading]], Any] | None = None,
+) -> Attempt:
     """One counted attempt at unlocking a token. The checks before the pipeline only spare it work;
     the row lock makes check-and-count atomic, so concurrent attempts cannot overrun the lockout.
     Live photos that do not show one person are a failed attempt, answered with a 400 that names
@@ -205,20 +248,29 @@ def _attempt(*, client, raw, images, accuracy, on_success=None):
         outcome = on_success(enrollment, readings) if authenticated and on_success else None
     if disagreement:
         raise BadRequest(f"{disagreement} The attempt counts as a failed one.")
-    return enrollment, authenticated, outcome
+    return Attempt(enrollment=enrollment, authenticated=authenticated, outcome=outcome)
 
 
-def enrollment_authenticate(*, client, token, images, accuracy):
-    enrollment, authenticated, _ = _attempt(client=client, raw=token, images=images, accuracy=accuracy)
-    return Authentication(enrollment=enrollment, authenticated=authenticated)
+def enrollment_authenticate(
+    *, client: Client, token: str, images: Sequence[Readable], accuracy: int | None
+) -> Authentication:
+    attempt = _attempt(client=client, raw=token, images=images, accuracy=accuracy)
+    return Authentication(enrollment=attempt.enrollment, authenticated=attempt.authenticated)
 
 
-def enrollment_rotate(*, client, token, images, accuracy=None, expires_in=None):
+def enrollment_rotate(
+    *,
+    client: Client,
+    token: str,
+    images: Sequence[Readable],
+    accuracy: int | None = None,
+    expires_in: int | None = None,
+) -> IssuedEnrollment:
     """If the live face unlocks `token`, issues a fresh token (new seed, new key) committed to the
-    live photos and revokes the old one, in one transaction. Returns (new enrollment, new token)."""
+    live photos and revokes the old one, in one transaction."""
     lifetime = _lifetime(expires_in)
 
-    def reissue(old, readings):
+    def reissue(old: Enrollment, readings: Sequence[FaceReading]) -> IssuedEnrollment:
         issued = _enrollment_issue(
             client=client,
             embedding=mean_embedding(readings),
@@ -230,32 +282,34 @@ def enrollment_rotate(*, client, token, images, accuracy=None, expires_in=None):
         old.revoke()
         return issued
 
-    _, authenticated, issued = _attempt(client=client, raw=token, images=images, accuracy=accuracy, on_success=reissue)
-    if not authenticated:
+    attempt = _attempt(client=client, raw=token, images=images, accuracy=accuracy, on_success=reissue)
+    if not attempt.authenticated:
         raise Forbidden("The face does not match this identity token; nothing was rotated.")
+    issued: IssuedEnrollment = attempt.outcome
     return issued
 
 
-def enrollment_revoke(*, client, token="", enrollment_id=None):
-    """Revokes by token or by id; revoking twice is harmless. 404 unknown id, 403 another client's."""
+def enrollment_revoke(*, client: Client, token: str = "", enrollment_id: EnrollmentId | None = None) -> Enrollment:
+    """Revokes by token or by id; revoking twice is harmless. An id that is unknown or another client's
+    is 404 alike: ids travel in clear inside tokens, and a client may not learn whether another
+    client's enrollment still exists."""
     if token:
         _, enrollment = _enrollment_for_token(client=client, raw=token)
     elif enrollment_id is not None:
-        enrollment = Enrollment.objects.filter(pk=enrollment_id).first()
-        if enrollment is None:
+        found = Enrollment.objects.filter(pk=enrollment_id, client=client).first()
+        if found is None:
             raise NotFound("No enrollment with this id.")
-        if enrollment.client_id != client.pk:
-            raise Forbidden("This enrollment belongs to another client.")
+        enrollment = found
     else:
         raise BadRequest("Send the identity token as `token` or its enrollment's `id`.")
     enrollment.revoke()
     return enrollment
 
 
-def enrollment_reseal(*, token):
+def enrollment_reseal(*, token: str) -> IssuedEnrollment:
     """Re-seals an identity token under the current token key, without the face: same enrollment,
     same commitment, new key id. The row then holds the new token's digest, so the old text stops
-    working. Returns (enrollment, new token). A token already under the current key comes back as is."""
+    working. A token already under the current key comes back as is."""
     parsed = _token_parse(token)
     with transaction.atomic():
         enrollment = Enrollment.objects.select_for_update().filter(pk=parsed.enrollment_id).first()
@@ -266,7 +320,7 @@ def enrollment_reseal(*, token):
         _require_usable(enrollment)
         key = token_keyring().current
         if parsed.key_id == key.key_id:
-            return enrollment, token
+            return IssuedEnrollment(enrollment=enrollment, token=token)
         try:
             _, raw = token_reseal(parsed, key=key)
         except MalformedToken as problem:
@@ -275,10 +329,10 @@ def enrollment_reseal(*, token):
         enrollment.key_id = key.key_id.hex()
         enrollment.scheme_version = SCHEME_VERSION
         enrollment.save(update_fields=["token_digest", "key_id", "scheme_version"])
-    return enrollment, raw
+    return IssuedEnrollment(enrollment=enrollment, token=raw)
 
 
-def enrollment_purge_expired(*, now=None):
+def enrollment_purge_expired(*, now: datetime | None = None) -> int:
     """Deletes the rows of expired enrollments; returns how many."""
     deleted, _ = Enrollment.objects.filter(expires_at__lte=now or timezone.now()).delete()
     return deleted
