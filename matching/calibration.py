@@ -202,7 +202,8 @@ def match_cross_validation(samples, targets, fit="people-pairs"):
 
 
 def pair_distances(samples):
-    genuine, impostor = [], []
+    genuine: list[float] = []
+    impostor: list[float] = []
     for a, b in itertools.combinations(samples, 2):
         (genuine if a.identity == b.identity else impostor).append(cosine_distance(a.embedding, b.embedding))
     return np.array(genuine), np.array(impostor)

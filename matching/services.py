@@ -11,7 +11,7 @@ from facenition.deadline import seconds_left
 from facenition.errors import ApplicationError, BadRequest
 
 from .accuracy import is_match, strictest_matching_level
-from .pipeline import Box, PipelineConfig, cosine_distance, get_pipeline
+from .pipeline import Box, Face, PipelineConfig, cosine_distance, get_pipeline
 
 # One image is decoded and read at a time per process, whatever the number of threads serving
 # requests: the memory a worker needs is one image's, and the cores are shared by the workers.
@@ -38,7 +38,7 @@ def face_pipeline():
 class FaceReading:
     label: str
     face_count: int
-    face: object  # the largest pipeline Face
+    face: Face  # the largest one in the photo
 
 
 @contextmanager

@@ -25,6 +25,7 @@ from .keyring import Keyring, TokenKey, keyring_from
 from .scheme import ERRORS_ALLOWED, Commitment, accepts, commit, helper_bits, open_commitment
 from .tokens import (
     SCHEME_VERSION,
+    EnrollmentId,
     IdentityToken,
     MalformedToken,
     UnknownKey,
@@ -37,6 +38,7 @@ __all__ = [
     "ERRORS_ALLOWED",
     "SCHEME_VERSION",
     "Commitment",
+    "EnrollmentId",
     "accepts",
     "IdentityToken",
     "Keyring",

@@ -15,14 +15,25 @@ Django-free, like the rest of the package, and never used by the server itself: 
   reach when both tokens share a rotation).
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from . import code
 from .binarisation import _EDGES, BITS_PER_COMPONENT, CELLS, DEPLOYED, TEMPLATE_BITS, rotation
 from .scheme import helper_bits
+
+if TYPE_CHECKING:
+    from .keyring import TokenKey
+    from .tokens import IdentityToken
+
+Bits = npt.NDArray[np.uint8]
+Vector = npt.NDArray[np.float64]
 
 # Random sets of 46 equations the inversion tries. When each holds with probability 8/9, all 46 hold
 # about once in 226 tries; a face far from the population mean has more components in the outer
@@ -39,13 +50,13 @@ _CELL_MEANS = np.array(
 )
 
 
-def _thermometer(word):
+def _thermometer(word: Bits) -> Bits | None:
     """The word as template bits, if every component's 8 bits read 1…10…0; else None."""
     groups = np.append(word, 0)[: (TEMPLATE_BITS + 1)].reshape(-1, BITS_PER_COMPONENT)
     return word if np.all(np.diff(groups.astype(int), axis=1) <= 0) else None
 
 
-def _gf2_solve(matrix, target):
+def _gf2_solve(matrix: Bits, target: Bits) -> Bits | None:
     """x with x @ matrix = target over GF(2) for a square matrix, or None if it is singular."""
     a = np.concatenate([matrix.T, target[:, None]], axis=1).astype(np.uint8)
     size = matrix.shape[0]
@@ -61,7 +72,7 @@ def _gf2_solve(matrix, target):
     return a[:, -1]
 
 
-def template_from_helper(helper, tries=10_000, seed=0):
+def template_from_helper(helper: Bits, tries: int = 10_000, seed: int = 0) -> Bits | None:
     """The template bits behind helper data in the clear, or None when `tries` random sets of 46
     likely equations give no word that reads as a thermometer template."""
     generator = np.asarray(code.bch().G, dtype=np.uint8)
@@ -80,7 +91,7 @@ def template_from_helper(helper, tries=10_000, seed=0):
     return None
 
 
-def embedding_from_template(template, seed):
+def embedding_from_template(template: Bits, seed: bytes) -> Vector:
     """An embedding whose template bits under `seed` are `template`: each rotated component is set to
     its cell's mean, then the rotation and the population scaling are undone."""
     bits = np.append(template, 0).reshape(-1, BITS_PER_COMPONENT)
@@ -90,24 +101,24 @@ def embedding_from_template(template, seed):
     return vector / np.linalg.norm(vector)
 
 
-def sealed_bits(token):
+def sealed_bits(token: IdentityToken) -> Bits:
     return np.unpackbits(np.frombuffer(token.commitment.sealed_helper, dtype=np.uint8))[:TEMPLATE_BITS]
 
 
-def attacker_helper(token, key=None):
+def attacker_helper(token: IdentityToken, key: TokenKey | None = None) -> Bits:
     """The helper bits as the attacker sees them: in the clear with the token key, sealed without."""
     if key is None:
         return sealed_bits(token)
     return helper_bits(token.commitment, enrollment_id=token.enrollment_id.bytes, key=key, version=token.version)
 
 
-def invert(token, key=None, tries=ATTACK_TRIES):
+def invert(token: IdentityToken, key: TokenKey | None = None, tries: int = ATTACK_TRIES) -> Vector | None:
     """An embedding rebuilt from the token, or None when the attack finds no template."""
     template = template_from_helper(attacker_helper(token, key), tries=tries)
     return None if template is None else embedding_from_template(template, token.commitment.seed)
 
 
-def cosine_distance(a, b):
+def cosine_distance(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
     return float(1.0 - np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
@@ -117,18 +128,24 @@ class Link:
     code_offset: bool  # XOR of the two helpers decoded
 
     @property
-    def linked(self):
+    def linked(self) -> bool:
         return self.code_offset or (self.rebuilt_distance is not None and self.rebuilt_distance <= LINK_THRESHOLD)
 
 
-def link(first, second, key=None, tries=ATTACK_TRIES, rebuilt=None):
+def link(
+    first: IdentityToken,
+    second: IdentityToken,
+    key: TokenKey | None = None,
+    tries: int = ATTACK_TRIES,
+    rebuilt: dict[tuple[IdentityToken, TokenKey | None], Vector | None] | None = None,
+) -> Link:
     """Whether the attacker, holding both tokens (and `key`, if given), calls them one face.
     `rebuilt`, a dict, keeps each token's inversion across calls."""
-    rebuilt = {} if rebuilt is None else rebuilt
+    inversions = {} if rebuilt is None else rebuilt
     for token in (first, second):
-        if (token, key) not in rebuilt:
-            rebuilt[token, key] = invert(token, key, tries)
-    rebuilt = [rebuilt[first, key], rebuilt[second, key]]
-    distance = None if any(r is None for r in rebuilt) else cosine_distance(*rebuilt)
+        if (token, key) not in inversions:
+            inversions[token, key] = invert(token, key, tries)
+    one, other = inversions[first, key], inversions[second, key]
+    distance = None if one is None or other is None else cosine_distance(one, other)
     bch_key, _ = code.decode(attacker_helper(first, key) ^ attacker_helper(second, key))
     return Link(rebuilt_distance=distance, code_offset=bch_key is not None)

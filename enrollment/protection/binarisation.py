@@ -1,9 +1,12 @@
 """Embedding → 1,023 template bits, with a rotation that differs for every token."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .population import POPULATION_MEAN, POPULATION_SPREAD
 
@@ -16,11 +19,11 @@ TEMPLATE_BITS = 1023
 class Population:
     """What centres and scales unit-length embeddings: a mean and a per-component spread."""
 
-    mean: np.ndarray = field(repr=False)
-    spread: np.ndarray = field(repr=False)
+    mean: npt.NDArray[np.float64] = field(repr=False)
+    spread: npt.NDArray[np.float64] = field(repr=False)
 
     @classmethod
-    def of(cls, embeddings_by_person):
+    def of(cls, embeddings_by_person: Iterable[Any]) -> "Population":
         """Derived from unit-length embeddings grouped by person: the mean is the average of per-person
         means, so a person with many photos does not pull it towards themselves; the spread is each
         component's root-mean-square deviation of every photo from that mean."""
@@ -35,14 +38,14 @@ DEPLOYED = Population(mean=np.array(POPULATION_MEAN), spread=np.array(POPULATION
 _EDGES = np.array([NormalDist().inv_cdf(k / CELLS) for k in range(1, CELLS)])
 
 
-def rotation(seed):
+def rotation(seed: bytes) -> npt.NDArray[np.float64]:
     """A random orthogonal matrix drawn from `seed` (bytes): the same seed, the same matrix."""
     generator = np.random.Generator(np.random.PCG64(int.from_bytes(seed, "big")))
     q, r = np.linalg.qr(generator.standard_normal((DEPLOYED.mean.size, DEPLOYED.mean.size)))
     return q * np.sign(np.diag(r))
 
 
-def templates(embeddings, seed, population=DEPLOYED):
+def templates(embeddings: npt.ArrayLike, seed: bytes, population: Population = DEPLOYED) -> npt.NDArray[np.uint8]:
     """Thermometer bits of each rotated, standardised embedding (one per row): uint8 0s and 1s.
 
     Rotating after standardising spreads each person's identity over every component, so the bits
@@ -55,6 +58,6 @@ def templates(embeddings, seed, population=DEPLOYED):
     return bits.reshape(len(vectors), -1)[:, :TEMPLATE_BITS]
 
 
-def template_bits(embedding, seed, population=DEPLOYED):
+def template_bits(embedding: npt.ArrayLike, seed: bytes, population: Population = DEPLOYED) -> npt.NDArray[np.uint8]:
     """The template bits of one embedding."""
     return templates(embedding, seed, population)[0]

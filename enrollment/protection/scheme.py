@@ -6,10 +6,12 @@ import secrets
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from . import code
-from .binarisation import DEPLOYED, TEMPLATE_BITS, template_bits
-from .keyring import HELPER_DATA, KEY_CHECK
+from .binarisation import DEPLOYED, TEMPLATE_BITS, Population, template_bits
+from .code import Bits
+from .keyring import HELPER_DATA, KEY_CHECK, TokenKey
 
 SEED_BYTES = 16
 HELPER_BYTES = (TEMPLATE_BITS + 7) // 8
@@ -35,11 +37,11 @@ class Commitment:
     key_check: bytes  # fit2: SHA-256 of the key, encrypted under the token key; fit1: HMAC of the key
 
 
-def _subkey(key, purpose, version):
+def _subkey(key: TokenKey, purpose: str, version: int) -> bytes:
     return key.legacy_subkey(purpose) if version == LEGACY_VERSION else key.subkey(purpose)
 
 
-def _keystream(subkey, enrollment_id, seed, length):
+def _keystream(subkey: bytes, enrollment_id: bytes, seed: bytes, length: int) -> Bits:
     blocks = (length + 31) // 32
     stream = b"".join(
         hmac.new(subkey, enrollment_id + seed + bytes([block]), hashlib.sha256).digest() for block in range(blocks)
@@ -47,29 +49,29 @@ def _keystream(subkey, enrollment_id, seed, length):
     return np.frombuffer(stream[:length], dtype=np.uint8)
 
 
-def _xor(data, stream):
+def _xor(data: bytes, stream: Bits) -> bytes:
     return (np.frombuffer(data, dtype=np.uint8) ^ stream).tobytes()
 
 
-def _helper_stream(key, version, enrollment_id, seed):
+def _helper_stream(key: TokenKey, version: int, enrollment_id: bytes, seed: bytes) -> Bits:
     return _keystream(_subkey(key, HELPER_DATA, version), enrollment_id, seed, HELPER_BYTES)
 
 
-def _check_stream(key, enrollment_id, seed):
+def _check_stream(key: TokenKey, enrollment_id: bytes, seed: bytes) -> Bits:
     return _keystream(key.subkey(KEY_CHECK), enrollment_id, seed, _CHECK_BYTES)
 
 
-def helper_bits(commitment, *, enrollment_id, key, version=CURRENT_VERSION):
+def helper_bits(commitment: Commitment, *, enrollment_id: bytes, key: TokenKey, version: int = CURRENT_VERSION) -> Bits:
     """The commitment's helper data in the clear: only the server, holding the key, can see it."""
     clear = _xor(commitment.sealed_helper, _helper_stream(key, version, enrollment_id, commitment.seed))
     return np.unpackbits(np.frombuffer(clear, dtype=np.uint8))[:TEMPLATE_BITS]
 
 
-def _key_digest(key_bits, enrollment_id):
+def _key_digest(key_bits: Bits, enrollment_id: bytes) -> bytes:
     return hashlib.sha256(b"facenition key check" + enrollment_id + np.packbits(key_bits).tobytes()).digest()
 
 
-def _key_matches(commitment, key_bits, *, enrollment_id, key, version):
+def _key_matches(commitment: Commitment, key_bits: Bits, *, enrollment_id: bytes, key: TokenKey, version: int) -> bool:
     if version == LEGACY_VERSION:
         expected = hmac.new(
             key.legacy_subkey(KEY_CHECK), enrollment_id + np.packbits(key_bits).tobytes(), hashlib.sha256
@@ -79,7 +81,9 @@ def _key_matches(commitment, key_bits, *, enrollment_id, key, version):
     return hmac.compare_digest(_key_digest(key_bits, enrollment_id), clear)
 
 
-def commit(*, embedding, enrollment_id, key, population=DEPLOYED):
+def commit(
+    *, embedding: npt.ArrayLike, enrollment_id: bytes, key: TokenKey, population: Population = DEPLOYED
+) -> Commitment:
     """A fresh commitment to `embedding` under the token key `key` (facenition.keyring.TokenKey): new
     seed, new rotation, new BCH key. `enrollment_id` is bytes. `population` is for the calibration,
     which fits its own without the people it tries."""
@@ -93,7 +97,7 @@ def commit(*, embedding, enrollment_id, key, population=DEPLOYED):
     )
 
 
-def reseal(commitment, *, enrollment_id, old_key, new_key):
+def reseal(commitment: Commitment, *, enrollment_id: bytes, old_key: TokenKey, new_key: TokenKey) -> Commitment:
     """The same commitment (seed, helper data, key) sealed under `new_key` instead of `old_key`; the
     face is not needed. Only fit2 commitments can be re-sealed: a fit1 one keeps an HMAC of its key,
     which cannot be moved to another key without the key itself."""
@@ -106,7 +110,15 @@ def reseal(commitment, *, enrollment_id, old_key, new_key):
     )
 
 
-def open_commitment(commitment, *, embedding, enrollment_id, key, version=CURRENT_VERSION, population=DEPLOYED):
+def open_commitment(
+    commitment: Commitment,
+    *,
+    embedding: npt.ArrayLike,
+    enrollment_id: bytes,
+    key: TokenKey,
+    version: int = CURRENT_VERSION,
+    population: Population = DEPLOYED,
+) -> int | None:
     """How many bit errors `embedding` needed corrected to unlock the commitment, or None if it
     does not unlock it at all."""
     word = helper_bits(commitment, enrollment_id=enrollment_id, key=key, version=version) ^ template_bits(
@@ -118,5 +130,5 @@ def open_commitment(commitment, *, embedding, enrollment_id, key, version=CURREN
     return errors
 
 
-def accepts(errors, accuracy):
+def accepts(errors: int | None, accuracy: int) -> bool:
     return errors is not None and errors <= ERRORS_ALLOWED[accuracy]

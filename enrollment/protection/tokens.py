@@ -15,6 +15,7 @@ import hmac
 import struct
 import uuid
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from .keyring import KEY_ID_BYTES, TOKEN_MAC, Keyring, TokenKey
 from .scheme import CURRENT_VERSION, HELPER_BYTES, LEGACY_VERSION, SEED_BYTES, Commitment, reseal
@@ -24,6 +25,10 @@ PREFIXES = {LEGACY_VERSION: "fit1_", CURRENT_VERSION: "fit2_"}
 _HEADERS = {LEGACY_VERSION: struct.Struct(">B16sBII"), CURRENT_VERSION: struct.Struct(f">B{KEY_ID_BYTES}s16sBII")}
 _KEY_CHECK_BYTES = 32
 _MAC_BYTES = 32
+
+
+# The one type of an enrollment's id, in tokens, rows and services alike.
+EnrollmentId: TypeAlias = uuid.UUID
 
 
 class MalformedToken(ValueError):
@@ -36,7 +41,7 @@ class UnknownKey(MalformedToken):
 
 @dataclass(frozen=True)
 class IdentityToken:
-    enrollment_id: uuid.UUID
+    enrollment_id: EnrollmentId
     accuracy: int
     issued_at: int
     expires_at: int
@@ -44,6 +49,13 @@ class IdentityToken:
     version: int = CURRENT_VERSION
     # The key that sealed the token, once decoded or encoded.
     key: TokenKey | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def sealing_key(self) -> TokenKey:
+        """The key that sealed the token, known once it was decoded (or encoded)."""
+        if self.key is None:
+            raise MalformedToken("the token's key is known only once it was decoded")
+        return self.key
 
     @property
     def key_id(self) -> bytes:
@@ -126,7 +138,9 @@ def token_reseal(token: IdentityToken, *, key: TokenKey) -> tuple[IdentityToken,
     """(the same token under `key`, its text). A fit1 token cannot be re-sealed (see scheme.reseal)."""
     if token.version != CURRENT_VERSION:
         raise MalformedToken("a fit1 token cannot be re-sealed; /rotate it with live photos instead")
-    commitment = reseal(token.commitment, enrollment_id=token.enrollment_id.bytes, old_key=token.key, new_key=key)
+    commitment = reseal(
+        token.commitment, enrollment_id=token.enrollment_id.bytes, old_key=token.sealing_key, new_key=key
+    )
     moved = IdentityToken(
         enrollment_id=token.enrollment_id,
         accuracy=token.accuracy,

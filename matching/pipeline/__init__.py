@@ -29,6 +29,7 @@ from .images import (
     inspect_image,
     to_rgb_array,
 )
+from .types import Embedding, Readable
 from .weights import DESCRIPTOR, SHAPE_PREDICTOR, WeightsMissing, missing_weights, place_weights, weights_dir
 
 __all__ = [
@@ -39,12 +40,14 @@ __all__ = [
     "SHAPE_PREDICTOR",
     "Box",
     "DecodedImage",
+    "Embedding",
     "Face",
     "FacePipeline",
     "ImageHeader",
     "ImageLimits",
     "ImageRefused",
     "PipelineConfig",
+    "Readable",
     "WeightsMissing",
     "cosine_distance",
     "get_pipeline",

@@ -64,7 +64,8 @@ def samples_from_options(options, stderr):
     min_sharpness = (
         settings.FACENITION_MIN_FACE_SHARPNESS if options["min_sharpness"] is None else options["min_sharpness"]
     )
-    kept, refused = [], []
+    kept: list[str] = []
+    refused: list[str] = []
     for sample in samples:
         problem = face_quality_problem(sample.size, sample.sharpness, min_size=min_size, min_sharpness=min_sharpness)
         (refused if problem else kept).append(sample.file)

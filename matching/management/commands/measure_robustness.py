@@ -27,13 +27,15 @@ LEVELS = (1, 2, 4, 8)
 
 
 def rotated(degrees):
-    return lambda image: image.rotate(degrees, resample=Image.BICUBIC, expand=True, fillcolor=(128, 128, 128))
+    return lambda image: image.rotate(
+        degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128)
+    )
 
 
 def scaled(factor):
     def scale(image):
         size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
-        return image.resize(size, Image.LANCZOS)
+        return image.resize(size, Image.Resampling.LANCZOS)
 
     return scale
 
