@@ -1,13 +1,17 @@
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .weights import SHAPE_PREDICTOR, WeightsMissing, missing_weights, weights_dir
 
 DESCRIPTORS = ("plain", "mirror")
 ALIGN_ON = ("photo", "detection")
 CHIP_SIDE = 150
+# An RGB photo as the pipeline takes it: height x width x 3, uint8.
+RGB = npt.NDArray[np.uint8]
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,7 @@ class PipelineConfig:
     jitters: int = 0
     align_on: str = "photo"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.descriptor not in DESCRIPTORS:
             raise ValueError(f"descriptor: one of {', '.join(DESCRIPTORS)}, not {self.descriptor!r}")
         if self.align_on not in ALIGN_ON:
@@ -32,7 +36,7 @@ class PipelineConfig:
             raise ValueError(f"jitters: between 0 and 100, not {self.jitters}")
 
     @property
-    def variant(self):
+    def variant(self) -> str:
         """Everything that decides an embedding, as one string (the calibration cache keys on it)."""
         return (
             f"{self.model_name}-{self.detector_name}-{self.detect_max_side}-{self.descriptor}"
@@ -48,10 +52,10 @@ class Box:
     bottom: int
 
     @property
-    def area(self):
+    def area(self) -> int:
         return max(0, self.right - self.left) * max(0, self.bottom - self.top)
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, int]:
         return {"left": self.left, "top": self.top, "width": self.right - self.left, "height": self.bottom - self.top}
 
 
@@ -59,12 +63,12 @@ class Box:
 class Face:
     box: Box
     confidence: float
-    embedding: np.ndarray = field(repr=False)
+    embedding: npt.NDArray[np.float64] = field(repr=False)
     # Variance of the Laplacian of the face, grey, scaled to 150 px wide: low when blurred.
     sharpness: float = 0.0
 
     @property
-    def size(self):
+    def size(self) -> int:
         """The face's width in pixels of the full-size photo."""
         return self.box.right - self.box.left
 
@@ -73,20 +77,20 @@ class Face:
 class Analysis:
     width: int
     height: int
-    faces: list  # of Face, largest first
+    faces: list[Face]  # largest first
 
     @property
-    def largest(self):
+    def largest(self) -> Face | None:
         return self.faces[0] if self.faces else None
 
 
-def cosine_distance(a, b):
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    return float(1.0 - np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+def cosine_distance(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
+    first = np.asarray(a, dtype=np.float64)
+    second = np.asarray(b, dtype=np.float64)
+    return float(1.0 - np.dot(first, second) / (np.linalg.norm(first) * np.linalg.norm(second)))
 
 
-def sharpness(rgb, box):
+def sharpness(rgb: RGB, box: Box) -> float:
     """Variance of the Laplacian of the face region, grey and scaled to 150 px wide."""
     import cv2
 
@@ -102,12 +106,12 @@ def sharpness(rgb, box):
 class FacePipeline:
     """Detects faces and embeds them. Thread-safe after `load()`; load it once per process."""
 
-    def __init__(self, config=PipelineConfig()):
+    def __init__(self, config: PipelineConfig = PipelineConfig()) -> None:
         self.config = config
         self._lock = threading.Lock()
         self._loaded = False
 
-    def load(self):
+    def load(self) -> "FacePipeline":
         with self._lock:
             if self._loaded:
                 return self
@@ -132,7 +136,7 @@ class FacePipeline:
             self._loaded = True
         return self
 
-    def warm_up(self):
+    def warm_up(self) -> "FacePipeline":
         """Loads the models and runs them once on a blank photo: what a first call would pay for besides
         the loading (OpenCV's import and first resize, the detector's buffers) is paid now."""
         self.load()
@@ -140,7 +144,7 @@ class FacePipeline:
         self.analyse(np.full((side * 3 // 4, side, 3), 128, dtype=np.uint8))
         return self
 
-    def analyse(self, rgb):
+    def analyse(self, rgb: RGB) -> Analysis:
         """All faces in an RGB image, largest first, each with its embedding."""
         if not self._loaded:
             self.load()
@@ -170,7 +174,7 @@ class FacePipeline:
         faces.sort(key=lambda face: face.box.area, reverse=True)
         return Analysis(width=width, height=height, faces=faces)
 
-    def _downscale(self, rgb):
+    def _downscale(self, rgb: RGB) -> tuple[RGB, float]:
         height, width = rgb.shape[:2]
         longest = max(height, width)
         if longest <= self.config.detect_max_side:
@@ -181,14 +185,14 @@ class FacePipeline:
         small = cv2.resize(
             rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
         )
-        return small, scale
+        return small.astype(np.uint8, copy=False), scale  # uint8 in, uint8 out: no copy
 
-    def _embed(self, rgb, small, box, region, scale):
+    def _embed(self, rgb: RGB, small: RGB, box: Box, region: Any, scale: float) -> npt.NDArray[np.float64]:
         if self.config.model_name == "Dlib":
             return self._embed_dlib(rgb, small, box, scale)
         return self._embed_generic(rgb, region, scale)
 
-    def _embed_dlib(self, rgb, small, box, scale):
+    def _embed_dlib(self, rgb: RGB, small: RGB, box: Box, scale: float) -> npt.NDArray[np.float64]:
         # dlib's own alignment: 5 landmarks, then a 150x150 chip with 25% padding, which is what
         # the ResNet descriptor was trained on.
         if self.config.align_on == "detection":
@@ -207,11 +211,11 @@ class FacePipeline:
         vectors = self._descriptor.compute_face_descriptor(chips, self.config.jitters)
         return np.mean(np.asarray(vectors, dtype=np.float64), axis=0)
 
-    def _embed_generic(self, rgb, region, scale):
+    def _embed_generic(self, rgb: RGB, region: Any, scale: float) -> npt.NDArray[np.float64]:
         from deepface.models.Detector import FacialAreaRegion
         from deepface.modules import detection, preprocessing
 
-        def up(point):
+        def up(point: tuple[int, int] | None) -> tuple[int, int] | None:
             return None if point is None else (int(point[0] / scale), int(point[1] / scale))
 
         full = FacialAreaRegion(
@@ -238,11 +242,11 @@ class FacePipeline:
         return np.asarray(self.model.forward(face), dtype=np.float64)
 
 
-_pipelines = {}
+_pipelines: dict[PipelineConfig, FacePipeline] = {}
 _pipelines_lock = threading.Lock()
 
 
-def get_pipeline(config):
+def get_pipeline(config: PipelineConfig) -> FacePipeline:
     """The process-wide pipeline for `config`, created on first use (models load lazily)."""
     with _pipelines_lock:
         pipeline = _pipelines.get(config)
