@@ -2,7 +2,7 @@
 
 Django-free, like the rest of the package, and never used by the server itself: the tests
 (tests/enrollment/test_privacy.py) run them to assert what they can and cannot do, and
-`scripts/attack_tokens.py` measures them over the shared face set.
+`manage.py attack_tokens` measures them over the shared face set.
 
 - `invert`: from a token, rebuild an embedding. With the token key, the helper data comes out of
   its seal; the thermometer code makes each component's first bit 1 and its last 0 for 8 people

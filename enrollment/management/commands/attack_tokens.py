@@ -1,7 +1,7 @@
 """Runs the threat model's attacks on identity tokens over the shared face set and prints the figures
 the README's "Threat model" states.
 
-    .venv/bin/python scripts/attack_tokens.py
+    .venv/bin/python manage.py attack_tokens
 
 For every person with 4 or more single-face photos, three tokens are sealed under one token key
 exactly as /generate seals them: photos 1-3, photos 1-3 again (a fresh seed: another client, or the
@@ -15,33 +15,21 @@ gives). The attacks of
 """
 
 import itertools
-import os
 import statistics
-import sys
 import time
 import uuid
 from collections import defaultdict
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facenition.settings")
-os.environ.setdefault("SECRET_KEY", "attack-measurement-only-" + "x" * 40)
-for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(variable, "1")
+import numpy as np
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
-import django  # noqa: E402
-
-django.setup()
-
-import numpy as np  # noqa: E402
-from django.conf import settings  # noqa: E402
-
-from enrollment.protection import IdentityToken, TokenKey, accepts, commit, open_commitment  # noqa: E402
-from enrollment.protection.attacks import ATTACK_TRIES, LINK_THRESHOLD, cosine_distance, invert, link  # noqa: E402
-from facenition.api.images import decode_image  # noqa: E402
-from facenition.faceset import FaceSetMissing, labelled_photos  # noqa: E402
-from matching.accuracy import DEFAULT_ACCURACY, MATCH_THRESHOLDS  # noqa: E402
-from matching.services import face_pipeline  # noqa: E402
+from enrollment.protection import IdentityToken, TokenKey, accepts, commit, open_commitment
+from enrollment.protection.attacks import ATTACK_TRIES, LINK_THRESHOLD, cosine_distance, invert, link
+from facenition.faceset import FaceSetMissing, labelled_photos
+from matching.accuracy import DEFAULT_ACCURACY, MATCH_THRESHOLDS
+from matching.pipeline import decode_image
+from matching.services import face_pipeline
 
 PHOTOS_PER_TOKEN = 3
 KEY = TokenKey(b"attack measurement key " * 3)
@@ -77,12 +65,12 @@ def share(hits, total):
     return f"{hits} of {total} ({hits / total:.0%})" if total else "none"
 
 
-def main():
+def measure(print):
     started = time.perf_counter()
     try:
         people = embeddings_by_person(labelled_photos(settings.FACENITION_FACES_DIR))
     except FaceSetMissing as missing:
-        sys.exit(str(missing))
+        raise CommandError(str(missing)) from None
     n = PHOTOS_PER_TOKEN
     tokens = {
         person: {"first": seal(v[:n]), "again": seal(v[:n]), "other photos": seal(v[n : 2 * n])}
@@ -98,11 +86,13 @@ def main():
         begun = time.perf_counter()
         rebuilt[person] = invert(own["first"], KEY)
         seconds.append(time.perf_counter() - begun)
-    done = [p for p in people if rebuilt[p] is not None]
-    to_enrolled = [cosine_distance(rebuilt[p], np.mean(people[p][:n], axis=0)) for p in done]
-    to_unseen = [cosine_distance(rebuilt[p], v) for p in done for v in people[p][n:]]
-    opened_own = sum(opens(tokens[p][kind], rebuilt[p]) for p in done for kind in ("again", "other photos"))
-    opened_other = sum(opens(tokens[q][kind], rebuilt[p]) for p in done for q in people if q != p for kind in tokens[q])
+    done = {p: vector for p, vector in rebuilt.items() if vector is not None}
+    to_enrolled = [cosine_distance(vector, np.mean(people[p][:n], axis=0)) for p, vector in done.items()]
+    to_unseen = [cosine_distance(vector, v) for p, vector in done.items() for v in people[p][n:]]
+    opened_own = sum(opens(tokens[p][kind], vector) for p, vector in done.items() for kind in ("again", "other photos"))
+    opened_other = sum(
+        opens(tokens[q][kind], vector) for p, vector in done.items() for q in people if q != p for kind in tokens[q]
+    )
     others = sum(len(tokens[q]) for p in done for q in people if q != p)
     print("\nInversion with the key")
     print(f"  embeddings rebuilt: {share(len(done), len(people))}; median {statistics.median(seconds):.2f} s each")
@@ -122,7 +112,7 @@ def main():
         f"({time.perf_counter() - begun:.0f} s in all)"
     )
 
-    cache = {}
+    cache: dict = {}  # each token's inversion, kept across the links it takes part in
     same = [(own["first"], own[kind]) for own in tokens.values() for kind in ("again", "other photos")]
     different = [(tokens[p]["first"], tokens[q]["first"]) for p, q in itertools.combinations(people, 2)]
     for label, key in (("with the key", KEY), ("without the key", None)):
@@ -147,5 +137,8 @@ def main():
     print(f"\n{time.perf_counter() - started:.0f} s")
 
 
-if __name__ == "__main__":
-    main()
+class Command(BaseCommand):
+    help = "Runs the threat model's inversion and linking attacks over the shared face set and prints their figures."
+
+    def handle(self, *args, **options):
+        measure(self.stdout.write)
