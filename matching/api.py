@@ -1,3 +1,5 @@
+import json
+
 from rest_framework import serializers
 
 from facenition.api.fields import AccuracyField
@@ -6,7 +8,15 @@ from facenition.api.ratelimits import PerClientToken
 from facenition.api.schema import ACCURACY, BOX, answer, endpoint
 from facenition.api.views import FacenitionViewSet
 
-from .services import faces_match
+from .services import (
+    MAX_CANDIDATES,
+    faces_match,
+    gallery_enroll,
+    gallery_forget,
+    gallery_identify,
+    gallery_subjects,
+    owner_of,
+)
 
 
 class MatchViewSet(FacenitionViewSet):
@@ -46,4 +56,98 @@ class MatchViewSet(FacenitionViewSet):
                 "max_accuracy": result.max_accuracy,
                 "faces": result.faces,
             }
+        )
+
+
+class MetadataField(serializers.Field):
+    """A JSON object, sent as one (JSON body) or as its text (a multipart or form field)."""
+
+    default_error_messages = {"invalid": "must be a JSON object of at most 4,000 characters."}
+    MAX_CHARACTERS = 4000
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                self.fail("invalid")
+        if not isinstance(data, dict) or len(json.dumps(data)) > self.MAX_CHARACTERS:
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class GalleryViewSet(FacenitionViewSet):
+    """`/gallery/enroll`, `/gallery/identify`, `/gallery/subjects`, `/gallery/forget`: 1:N
+    identification over the client's own gallery of people."""
+
+    throttle_classes = [PerClientToken]
+
+    class EnrollInputSerializer(serializers.Serializer):
+        subject = serializers.CharField(max_length=200)
+        metadata = MetadataField(required=False, default=None)
+
+    class IdentifyInputSerializer(serializers.Serializer):
+        accuracy = AccuracyField()
+        limit = serializers.IntegerField(min_value=1, max_value=MAX_CANDIDATES, required=False, default=1)
+
+    class SubjectsInputSerializer(serializers.Serializer):
+        page = serializers.IntegerField(min_value=1, required=False, default=1)
+        page_size = serializers.IntegerField(min_value=1, max_value=500, required=False, default=50)
+
+    class ForgetInputSerializer(serializers.Serializer):
+        subject = serializers.CharField(max_length=200, required=False, default="")
+        face = serializers.UUIDField(required=False, default=None)
+
+    def enroll(self, request, *args, **kwargs):
+        data = self._input(self.EnrollInputSerializer, request)
+        enrolled = gallery_enroll(client=owner_of(request.auth), images=images_from_request(request, "image"), **data)
+        return self.ok(
+            {
+                "subject": enrolled.subject.name,
+                "faces": enrolled.face_count,
+                "added": [{"id": str(face.id), "box": face.box()} for face in enrolled.added],
+            },
+            status=201,
+        )
+
+    def identify(self, request, *args, **kwargs):
+        data = self._input(self.IdentifyInputSerializer, request)
+        result = gallery_identify(client=owner_of(request.auth), images=images_from_request(request, "image"), **data)
+        return self.ok(
+            {
+                "accuracy": result.accuracy,
+                "subjects": result.gallery_subjects,
+                "faces": [{"box": face.box, "candidates": face.candidates} for face in result.faces],
+            }
+        )
+
+    def subjects(self, request, *args, **kwargs):
+        data = self._input(self.SubjectsInputSerializer, request)
+        total, rows = gallery_subjects(client=owner_of(request.auth), **data)
+        return self.ok(
+            {
+                "page": data["page"],
+                "page_size": data["page_size"],
+                "total": total,
+                "subjects": [
+                    {
+                        "subject": row.name,
+                        "faces": row.face_count,
+                        "face_ids": [str(face_id) for face_id in face_ids],
+                        "metadata": row.metadata,
+                        "created_at": row.created_at.isoformat(),
+                    }
+                    for row, face_ids in rows
+                ],
+            }
+        )
+
+    def forget(self, request, *args, **kwargs):
+        data = self._input(self.ForgetInputSerializer, request)
+        forgotten = gallery_forget(client=owner_of(request.auth), subject=data["subject"], face_id=data["face"])
+        return self.ok(
+            {"subject": forgotten.subject, "deleted": {"subjects": forgotten.subjects, "faces": forgotten.faces}}
         )

@@ -23,3 +23,31 @@ def model_weights_present(app_configs: Any, **kwargs: Any) -> list[CheckMessage]
             id="facenition.E010",
         )
     ]
+
+
+GALLERY_INDEXES = ("exact", "hnsw")
+
+
+@register()
+def gallery_index_available(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    kind = settings.FACENITION_GALLERY_INDEX
+    if kind not in GALLERY_INDEXES:
+        return [
+            Error(
+                f"FACENITION_GALLERY_INDEX is {kind!r}.",
+                hint=f"Set it to one of {', '.join(GALLERY_INDEXES)}.",
+                id="facenition.E030",
+            )
+        ]
+    if kind == "hnsw":
+        try:
+            import faiss  # noqa: F401
+        except ImportError:
+            return [
+                Error(
+                    "FACENITION_GALLERY_INDEX is 'hnsw' but faiss-cpu is not installed.",
+                    hint="pip install -r requirements.txt (faiss-cpu), or set FACENITION_GALLERY_INDEX=exact.",
+                    id="facenition.E031",
+                )
+            ]
+    return []

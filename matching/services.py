@@ -3,15 +3,30 @@
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
 
 from facenition.deadline import seconds_left
-from facenition.errors import ApplicationError, BadRequest
+from facenition.errors import ApplicationError, BadRequest, NotFound
 
-from .accuracy import is_match, strictest_matching_level
+from .accuracy import (
+    DEFAULT_ACCURACY,
+    MATCH_THRESHOLDS,
+    MIN_ACCURACY,
+    identification_threshold,
+    is_match,
+    largest_gallery,
+    strictest_identifying_level,
+    strictest_matching_level,
+)
+from .gallery_index import gallery_search, gallery_size
+from .models import Face, Gallery, Subject
 from .pipeline import Box, PipelineConfig, cosine_distance, get_pipeline
+from .sealing import EmbeddingSealer, SealBroken, face_associated_data
 
 # One image is decoded and read at a time per process, whatever the number of threads serving
 # requests: the memory a worker needs is one image's, and the cores are shared by the workers.
@@ -113,3 +128,231 @@ def faces_match(*, images, references, accuracy):
         max_accuracy=strictest_matching_level(distance),
         faces={"image": describe_readings(probe), "reference": describe_readings(claimed)},
     )
+
+
+# Galleries: 1:N identification (`/gallery/...`). Embeddings are stored, sealed, for the clients who
+# enroll people in a gallery; the search runs on each worker's copy (matching.gallery_index).
+
+MAX_CANDIDATES = 10
+
+
+def owner_of(credential):
+    """Who owns the gallery a request works on: the one place that knows. Until clients and their
+    credentials are split, the client token itself."""
+    return credential
+
+
+@lru_cache(maxsize=4)
+def _sealer_for(token_key: str) -> EmbeddingSealer:
+    return EmbeddingSealer.from_token_key(token_key.encode())
+
+
+def gallery_sealer() -> EmbeddingSealer:
+    """What seals new gallery embeddings: the current token key's gallery sub-key."""
+    return _sealer_for(settings.FACENITION_TOKEN_KEY)
+
+
+def gallery_sealers() -> dict[str, EmbeddingSealer]:
+    """Every sealer that may open a stored embedding, by key id."""
+    current = gallery_sealer()
+    return {current.key_id: current}
+
+
+@dataclass(frozen=True)
+class EnrolledSubject:
+    subject: Subject
+    face_count: int
+    added: list
+
+
+@dataclass(frozen=True)
+class IdentifiedFace:
+    box: dict
+    candidates: list  # of {"subject": name, "max_accuracy": level}, best first
+
+
+@dataclass(frozen=True)
+class Identification:
+    accuracy: int
+    gallery_subjects: int
+    faces: list  # of IdentifiedFace, largest first
+
+
+def _open_face(face: Face, gallery_id: int) -> np.ndarray:
+    sealer = gallery_sealers().get(face.key_id)
+    if sealer is None:
+        raise SealBroken(f"face {face.pk} was sealed under a token key the server no longer has")
+    return sealer.open(
+        face.sealed_embedding,
+        associated_data=face_associated_data(gallery_id=gallery_id, subject_id=face.subject_id, face_id=face.pk),
+    )
+
+
+def _gallery_disagreement(readings, enrolled):
+    """Why new photos do not fit a subject, naming the photo that strays furthest, or None. Each new
+    photo is compared with the mean of every other face of the subject (enrolled and new); beyond
+    /match's most tolerant level, it shows someone else."""
+    threshold = MATCH_THRESHOLDS[MIN_ACCURACY]
+    vectors = [*enrolled, *(reading.face.embedding for reading in readings)]
+    if len(vectors) < 2:
+        return None
+    worst, worst_distance = None, threshold
+    for position, reading in enumerate(readings, start=len(enrolled)):
+        others = [vector for i, vector in enumerate(vectors) if i != position]
+        distance = cosine_distance(reading.face.embedding, np.mean(others, axis=0))
+        if distance > worst_distance:
+            worst, worst_distance = reading, distance
+    if worst is None:
+        return None
+    whom = "the subject's enrolled faces" if enrolled else "the other photos"
+    return f"{worst.label} does not show the same person as {whom}; send photos of this subject only."
+
+
+def gallery_enroll(*, client, subject: str, images, metadata=None) -> EnrolledSubject:
+    """Adds the face of each photo (exactly one each) to `subject` in the client's gallery, creating
+    both when new. The photos must show the subject's person: 400 naming the one that does not."""
+    readings = faces_read(images=images, exactly_one=True)
+    config = pipeline_config()
+    with transaction.atomic():
+        gallery, _ = Gallery.objects.get_or_create(client=client)
+        gallery = Gallery.objects.select_for_update().get(pk=gallery.pk)
+        row = Subject.objects.filter(gallery=gallery, name=subject).first()
+        enrolled = [_open_face(face, gallery.pk) for face in row.faces.all()] if row else []
+        problem = _gallery_disagreement(readings, enrolled)
+        if problem:
+            raise BadRequest(problem)
+        gallery.record_change()
+        if row is None:
+            row = Subject.objects.create(
+                gallery=gallery, name=subject, metadata=metadata or {}, changed_version=gallery.version
+            )
+        else:
+            row.changed_version = gallery.version
+            if metadata is not None:
+                row.metadata = metadata
+            row.save(update_fields=["changed_version", "metadata"])
+        sealer = gallery_sealer()
+        added = []
+        for reading in readings:
+            face = Face(
+                subject=row,
+                key_id=sealer.key_id,
+                model_name=config.model_name,
+                detector_name=config.detector_name,
+                quality=float(reading.face.confidence),
+                **{f"box_{name}": value for name, value in reading.face.box.as_dict().items()},
+            )
+            face.sealed_embedding = sealer.seal(
+                reading.face.embedding,
+                associated_data=face_associated_data(gallery_id=gallery.pk, subject_id=row.pk, face_id=face.pk),
+            )
+            face.save(force_insert=True)
+            added.append(face)
+        face_count = row.faces.count()
+    return EnrolledSubject(subject=row, face_count=face_count, added=added)
+
+
+def faces_read_every(*, image) -> list:
+    """Every face in one photo, largest first, boxes in the photo's pixels; 400 when there is none."""
+    pipeline = face_pipeline()
+    with face_work():
+        analysis = _analyse(pipeline, image)
+    if not analysis.faces:
+        raise BadRequest(f"{image.label}: no face found; send a photo where the face is clearly visible.")
+    return analysis.faces
+
+
+def _too_large(accuracy: int, subjects: int) -> BadRequest:
+    usable = [level for level in MATCH_THRESHOLDS if identification_threshold(level, subjects) is not None]
+    advice = (
+        f"ask at accuracy {max(usable)} or below"
+        if usable
+        else "no level can hold its false-match target over that many people; forget subjects or split the gallery"
+    )
+    return BadRequest(
+        f"accuracy: the gallery holds {subjects} subjects, more than accuracy {accuracy} can search "
+        f"(at most {largest_gallery(accuracy)}: each subject compared is a chance of a false match); {advice}."
+    )
+
+
+def gallery_identify(*, client, images, accuracy: int = DEFAULT_ACCURACY, limit: int = 1) -> Identification:
+    """Who is each face in the photo? Up to `limit` candidates per face, best first, each a subject
+    that passes `accuracy` scored 1:N: the level's false-match target holds for the whole gallery."""
+    if len(images) != 1:
+        raise BadRequest(f"image: send one photo to identify ({len(images)} were sent).")
+    gallery = Gallery.objects.filter(client=client).first()
+    if gallery is None or not Subject.objects.filter(gallery=gallery).exists():
+        faces = faces_read_every(image=images[0])
+        return Identification(accuracy, 0, [IdentifiedFace(face.box.as_dict(), []) for face in faces])
+    subjects = gallery_size(gallery)
+    threshold = identification_threshold(accuracy, subjects)
+    if threshold is None:
+        raise _too_large(accuracy, subjects)
+    faces = faces_read_every(image=images[0])
+    subjects, found = gallery_search(gallery, [face.embedding for face in faces], limit)
+    passing = [[n for n in neighbours if n.distance <= threshold] for neighbours in found]
+    names = dict(Subject.objects.filter(pk__in={n.subject_id for ns in passing for n in ns}).values_list("pk", "name"))
+    identified = [
+        IdentifiedFace(
+            face.box.as_dict(),
+            [
+                {"subject": names[n.subject_id], "max_accuracy": strictest_identifying_level(n.distance, subjects)}
+                for n in neighbours
+                if n.subject_id in names
+            ],
+        )
+        for face, neighbours in zip(faces, passing, strict=True)
+    ]
+    return Identification(accuracy, subjects, identified)
+
+
+def _owned_gallery(client) -> Gallery | None:
+    return Gallery.objects.filter(client=client).first()
+
+
+def gallery_subjects(*, client, page: int = 1, page_size: int = 50):
+    """One page of the client's subjects by name, each with its face count and face ids; and the total."""
+    subjects = Subject.objects.filter(gallery__client=client).annotate(face_count=Count("faces")).order_by("name", "pk")
+    total = subjects.count()
+    rows = list(subjects[(page - 1) * page_size : page * page_size])
+    face_ids: dict[int, list] = {}
+    for subject_id, face_id in (
+        Face.objects.filter(subject__in=rows).order_by("created_at").values_list("subject_id", "id")
+    ):
+        face_ids.setdefault(subject_id, []).append(face_id)
+    return total, [(row, face_ids.get(row.pk, [])) for row in rows]
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    subject: str
+    subjects: int
+    faces: int
+
+
+def gallery_forget(*, client, subject: str = "", face_id=None) -> Forgotten:
+    """Deletes a subject and all its faces, or one face (and its subject with its last face), at once.
+    404 for a subject or face the client's gallery does not hold."""
+    if not subject and face_id is None:
+        raise BadRequest("Send the `subject` to forget, or one face by its `face` id.")
+    with transaction.atomic():
+        gallery = Gallery.objects.select_for_update().filter(client=client).first()
+        if face_id is not None:
+            face = Face.objects.select_related("subject").filter(pk=face_id, subject__gallery=gallery).first()
+            if gallery is None or face is None or (subject and face.subject.name != subject):
+                raise NotFound("No face with this id in your gallery.")
+            row = face.subject
+            if row.faces.count() > 1:
+                face.delete()
+                gallery.record_change()
+                Subject.objects.filter(pk=row.pk).update(changed_version=gallery.version)
+                return Forgotten(subject=row.name, subjects=0, faces=1)
+        else:
+            row = Subject.objects.filter(gallery=gallery, name=subject).first() if gallery else None
+            if row is None:
+                raise NotFound(f"No subject {subject!r} in your gallery.")
+        name, subject_pk = row.name, row.pk
+        deleted = row.faces.count()
+        row.delete()
+        gallery.record_change(removed_subject_ids=[subject_pk])
+    return Forgotten(subject=name, subjects=1, faces=deleted)
