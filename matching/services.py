@@ -1,5 +1,6 @@
 """The only bridge between the face pipeline and the rest of the server."""
 
+import logging
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -11,7 +12,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from facenition.deadline import seconds_left
-from facenition.errors import ApplicationError, BadRequest, NotFound
+from facenition.errors import ApplicationError, BadRequest, NotFound, UpstreamFailure
 
 from .accuracy import (
     DEFAULT_ACCURACY,
@@ -27,6 +28,8 @@ from .gallery_index import gallery_search, gallery_size
 from .models import Face, Gallery, Subject
 from .pipeline import Box, PipelineConfig, cosine_distance, get_pipeline
 from .sealing import EmbeddingSealer, SealBroken, face_associated_data
+
+log = logging.getLogger("facenition.matching")
 
 # One image is decoded and read at a time per process, whatever the number of threads serving
 # requests: the memory a worker needs is one image's, and the cores are shared by the workers.
@@ -178,6 +181,20 @@ class Identification:
     faces: list  # of IdentifiedFace, largest first
 
 
+@contextmanager
+def _sealed_faces_checked():
+    """A stored embedding that does not open under the server's keys (moved to another row, altered,
+    or sealed under a key since removed) stops the request: nothing is searched without it."""
+    try:
+        yield
+    except SealBroken as broken:
+        log.error("gallery integrity: %s", broken)
+        raise UpstreamFailure(
+            f"The gallery cannot be read: {broken}. It was altered in the database; the operator must "
+            "restore it or forget that face."
+        ) from None
+
+
 def _open_face(face: Face, gallery_id: int) -> np.ndarray:
     sealer = gallery_sealers().get(face.key_id)
     if sealer is None:
@@ -217,7 +234,8 @@ def gallery_enroll(*, client, subject: str, images, metadata=None) -> EnrolledSu
         gallery, _ = Gallery.objects.get_or_create(client=client)
         gallery = Gallery.objects.select_for_update().get(pk=gallery.pk)
         row = Subject.objects.filter(gallery=gallery, name=subject).first()
-        enrolled = [_open_face(face, gallery.pk) for face in row.faces.all()] if row else []
+        with _sealed_faces_checked():
+            enrolled = [_open_face(face, gallery.pk) for face in row.faces.all()] if row else []
         problem = _gallery_disagreement(readings, enrolled)
         if problem:
             raise BadRequest(problem)
@@ -252,6 +270,55 @@ def gallery_enroll(*, client, subject: str, images, metadata=None) -> EnrolledSu
     return EnrolledSubject(subject=row, face_count=face_count, added=added)
 
 
+def gallery_enroll_embeddings(*, client, subjects, model_name: str, detector_name: str, batch: int = 5000) -> int:
+    """Adds subjects whose embeddings were computed elsewhere (an import, the benchmark): `subjects`
+    yields (name, [embedding, ...]) for names new to the gallery. No photo is read and no consistency
+    is checked: the caller vouches for both. Returns how many faces were added."""
+    sealer = gallery_sealer()
+    gallery, _ = Gallery.objects.get_or_create(client=client)
+    added = 0
+    pending = []
+
+    def flush():
+        nonlocal added
+        with transaction.atomic():
+            locked = Gallery.objects.select_for_update().get(pk=gallery.pk)
+            locked.record_change()
+            rows = Subject.objects.bulk_create(
+                [Subject(gallery=locked, name=name, changed_version=locked.version) for name, _ in pending]
+            )
+            faces = []
+            for row, (_, embeddings) in zip(rows, pending, strict=True):
+                for embedding in embeddings:
+                    face = Face(
+                        subject=row,
+                        key_id=sealer.key_id,
+                        model_name=model_name,
+                        detector_name=detector_name,
+                        box_left=0,
+                        box_top=0,
+                        box_width=0,
+                        box_height=0,
+                        quality=0.0,
+                    )
+                    face.sealed_embedding = sealer.seal(
+                        embedding,
+                        associated_data=face_associated_data(gallery_id=locked.pk, subject_id=row.pk, face_id=face.pk),
+                    )
+                    faces.append(face)
+            Face.objects.bulk_create(faces, batch_size=batch)
+            added += len(faces)
+        pending.clear()
+
+    for name, embeddings in subjects:
+        pending.append((name, list(embeddings)))
+        if len(pending) >= batch:
+            flush()
+    if pending:
+        flush()
+    return added
+
+
 def faces_read_every(*, image) -> list:
     """Every face in one photo, largest first, boxes in the photo's pixels; 400 when there is none."""
     pipeline = face_pipeline()
@@ -284,12 +351,14 @@ def gallery_identify(*, client, images, accuracy: int = DEFAULT_ACCURACY, limit:
     if gallery is None or not Subject.objects.filter(gallery=gallery).exists():
         faces = faces_read_every(image=images[0])
         return Identification(accuracy, 0, [IdentifiedFace(face.box.as_dict(), []) for face in faces])
-    subjects = gallery_size(gallery)
+    with _sealed_faces_checked():
+        subjects = gallery_size(gallery)
     threshold = identification_threshold(accuracy, subjects)
     if threshold is None:
         raise _too_large(accuracy, subjects)
     faces = faces_read_every(image=images[0])
-    subjects, found = gallery_search(gallery, [face.embedding for face in faces], limit)
+    with _sealed_faces_checked():
+        subjects, found = gallery_search(gallery, [face.embedding for face in faces], limit)
     passing = [[n for n in neighbours if n.distance <= threshold] for neighbours in found]
     names = dict(Subject.objects.filter(pk__in={n.subject_id for ns in passing for n in ns}).values_list("pk", "name"))
     identified = [

@@ -7,68 +7,84 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('credentials', '0002_verification'),
+        ("credentials", "0002_verification"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Gallery',
+            name="Gallery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveBigIntegerField(default=0)),
-                ('removals', models.JSONField(blank=True, default=list)),
-                ('removals_from', models.PositiveBigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('client', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='gallery', to='credentials.clienttoken')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("version", models.PositiveBigIntegerField(default=0)),
+                ("removals", models.JSONField(blank=True, default=list)),
+                ("removals_from", models.PositiveBigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "client",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="gallery",
+                        to="credentials.clienttoken",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'galleries',
+                "verbose_name_plural": "galleries",
             },
         ),
         migrations.CreateModel(
-            name='Subject',
+            name="Subject",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('changed_version', models.PositiveBigIntegerField(default=0)),
-                ('gallery', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='subjects', to='matching.gallery')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("changed_version", models.PositiveBigIntegerField(default=0)),
+                (
+                    "gallery",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="subjects", to="matching.gallery"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Face',
+            name="Face",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('sealed_embedding', models.BinaryField()),
-                ('key_id', models.CharField(blank=True, max_length=16)),
-                ('model_name', models.CharField(max_length=40)),
-                ('detector_name', models.CharField(max_length=40)),
-                ('box_left', models.IntegerField()),
-                ('box_top', models.IntegerField()),
-                ('box_width', models.PositiveIntegerField()),
-                ('box_height', models.PositiveIntegerField()),
-                ('quality', models.FloatField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('subject', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='faces', to='matching.subject')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("sealed_embedding", models.BinaryField()),
+                ("key_id", models.CharField(blank=True, max_length=16)),
+                ("model_name", models.CharField(max_length=40)),
+                ("detector_name", models.CharField(max_length=40)),
+                ("box_left", models.IntegerField()),
+                ("box_top", models.IntegerField()),
+                ("box_width", models.PositiveIntegerField()),
+                ("box_height", models.PositiveIntegerField()),
+                ("quality", models.FloatField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "subject",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="faces", to="matching.subject"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at'],
+                "ordering": ["created_at"],
             },
         ),
         migrations.AddIndex(
-            model_name='subject',
-            index=models.Index(fields=['gallery', 'changed_version'], name='matching_su_gallery_fa1008_idx'),
+            model_name="subject",
+            index=models.Index(fields=["gallery", "changed_version"], name="matching_su_gallery_fa1008_idx"),
         ),
         migrations.AddConstraint(
-            model_name='subject',
-            constraint=models.UniqueConstraint(fields=('gallery', 'name'), name='subject_name_unique_per_gallery'),
+            model_name="subject",
+            constraint=models.UniqueConstraint(fields=("gallery", "name"), name="subject_name_unique_per_gallery"),
         ),
     ]

@@ -38,11 +38,15 @@ def gallery_people(photos_by_identity):
     people = {identity: distinct(photos) for identity, photos in photos_by_identity.items()}
     ranked = sorted(people, key=lambda identity: (-len(people[identity]), identity))
     assert len(ranked) >= 15, "the shared face set should have 15 people"
-    return {identity: people[identity] for identity in ranked[:10]}, {identity: people[identity] for identity in ranked[10:15]}
+    return {identity: people[identity] for identity in ranked[:10]}, {
+        identity: people[identity] for identity in ranked[10:15]
+    }
 
 
 def gallery_enroll(client, subject, photos, **fields):
-    return client.post("/gallery/enroll", {"subject": subject, "image": [p.b64() for p in photos], **fields}, format="json")
+    return client.post(
+        "/gallery/enroll", {"subject": subject, "image": [p.b64() for p in photos], **fields}, format="json"
+    )
 
 
 def gallery_identify(client, photo, **fields):
@@ -71,3 +75,28 @@ def other_client():
     client = APIClient()
     client.credentials(HTTP_X_AUTH_TOKEN=raw)
     return client
+
+
+@pytest.fixture
+def client_row(client_token):
+    """The owner of the `authed` client's gallery."""
+    from credentials.services import client_token_find
+    from matching.services import owner_of
+
+    return owner_of(client_token_find(raw=client_token))
+
+
+def synthetic_subjects(owner, count, *, seed=0, prefix="synthetic"):
+    """Adds `count` subjects of one random unit vector each: far from every real face."""
+    import numpy as np
+
+    from matching.services import gallery_enroll_embeddings
+
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((count, 128)).astype(np.float32)
+    return gallery_enroll_embeddings(
+        client=owner,
+        subjects=((f"{prefix}-{i}", [vector]) for i, vector in enumerate(vectors)),
+        model_name="Dlib",
+        detector_name="dlib",
+    )
