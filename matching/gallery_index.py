@@ -9,6 +9,7 @@ worker that is new to the gallery, or so far behind that the gallery no longer l
 reloads it whole. Another gallery's change never touches this one.
 """
 
+import itertools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import numpy as np
 from django.conf import settings
 
 from .models import Face, Gallery, Subject
-from .sealing import face_associated_data
+from .sealing import EMBEDDING_DTYPE, SealBroken, face_associated_data
 from .search import DIMENSIONS, ExactIndex, HnswIndex, Neighbour, unit_rows
 
 # A change this large (a share of the gallery's subjects) is cheaper to apply by reloading everything.
@@ -52,13 +53,11 @@ def _sealers():
     return gallery_sealers()
 
 
-def _open(sealers, gallery_id: int, subject_id: int, face_id: object, sealed: bytes, key_id: str) -> np.ndarray:
-    from .sealing import SealBroken
-
+def _open_bytes(sealers, gallery_id: int, subject_id: int, face_id: object, sealed: bytes, key_id: str) -> bytes:
     sealer = sealers.get(key_id)
     if sealer is None:
         raise SealBroken(f"face {face_id} was sealed under a token key the server no longer has (key id {key_id})")
-    return sealer.open(
+    return sealer.open_bytes(
         sealed, associated_data=face_associated_data(gallery_id=gallery_id, subject_id=subject_id, face_id=face_id)
     )
 
@@ -66,30 +65,55 @@ def _open(sealers, gallery_id: int, subject_id: int, face_id: object, sealed: by
 def subject_centroids(gallery_id: int, faces, expected: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(subject ids, matrix) from (face id, subject id, sealed, key id) rows ordered by subject. Each
     subject's unit row is the mean of its faces' embeddings, written straight into one float32 matrix
-    sized for `expected` subjects and a little room to grow: its first len(ids) rows are the subjects'."""
+    sized for `expected` subjects and a little room to grow: its first len(ids) rows are the subjects'.
+    Faces are opened and averaged a chunk at a time, so no more than a chunk of them is held."""
     sealers = _sealers()
-    ids: list[int] = []
-    rows = np.zeros((max(16, int(expected * (1 + HEADROOM))), DIMENSIONS), dtype=np.float32)
-    current, total, count = None, np.zeros(DIMENSIONS, dtype=np.float64), 0
-    for face_id, subject_id, sealed, key_id in faces:
-        if subject_id != current:
-            if current is not None:
-                rows = _put(rows, len(ids), total / count)
-                ids.append(current)
-            current, total, count = subject_id, np.zeros(DIMENSIONS, dtype=np.float64), 0
-        total += _open(sealers, gallery_id, subject_id, face_id, sealed, key_id)
-        count += 1
-    if current is not None:
-        rows = _put(rows, len(ids), total / count)
-        ids.append(current)
-    return np.array(ids, dtype=np.int64), rows
+    matrix = _Rows(expected)
+    carry: tuple[int, np.ndarray, int] | None = None  # a subject whose faces may go on in the next chunk
+    for chunk in _chunks(faces, FETCH_CHUNK):
+        subject_ids = np.fromiter((row[1] for row in chunk), dtype=np.int64, count=len(chunk))
+        plain = b"".join(_open_bytes(sealers, gallery_id, row[1], row[0], row[2], row[3]) for row in chunk)
+        vectors = np.frombuffer(plain, dtype=EMBEDDING_DTYPE).reshape(len(chunk), DIMENSIONS).astype(np.float64)
+        starts = np.flatnonzero(np.r_[True, subject_ids[1:] != subject_ids[:-1]])
+        sums = np.add.reduceat(vectors, starts)
+        counts = np.diff(np.r_[starts, len(chunk)])
+        ids = subject_ids[starts]
+        if carry is not None:
+            if ids[0] == carry[0]:
+                sums[0] += carry[1]
+                counts[0] += carry[2]
+            else:
+                matrix.append([carry[0]], carry[1][None, :] / carry[2])
+        matrix.append(ids[:-1], sums[:-1] / counts[:-1, None])
+        carry = (int(ids[-1]), sums[-1], int(counts[-1]))
+    if carry is not None:
+        matrix.append([carry[0]], carry[1][None, :] / carry[2])
+    return matrix.result()
 
 
-def _put(rows: np.ndarray, at: int, mean: np.ndarray) -> np.ndarray:
-    if at == len(rows):  # subjects were added since they were counted
-        rows = np.vstack([rows, np.zeros((max(16, len(rows) // 4), DIMENSIONS), dtype=np.float32)])
-    rows[at] = unit_rows(mean)
-    return rows
+def _chunks(rows, size: int):
+    rows = iter(rows)
+    while chunk := list(itertools.islice(rows, size)):
+        yield chunk
+
+
+class _Rows:
+    """A float32 matrix filled from the top, with room for `expected` rows and HEADROOM more."""
+
+    def __init__(self, expected: int):
+        self.rows = np.zeros((max(16, int(expected * (1 + HEADROOM))), DIMENSIONS), dtype=np.float32)
+        self.ids: list[int] = []
+
+    def append(self, ids, means: np.ndarray) -> None:
+        at, count = len(self.ids), len(means)
+        if at + count > len(self.rows):  # subjects were added since they were counted
+            extra = max(16, len(self.rows) // 4, at + count - len(self.rows))
+            self.rows = np.vstack([self.rows, np.zeros((extra, DIMENSIONS), dtype=np.float32)])
+        self.rows[at : at + count] = unit_rows(means)
+        self.ids.extend(int(pk) for pk in ids)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.array(self.ids, dtype=np.int64), self.rows
 
 
 def _face_rows(gallery_id: int, subject_ids=None):

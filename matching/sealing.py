@@ -64,10 +64,12 @@ class EmbeddingSealer:
         return nonce + self._cipher.encrypt(nonce, plain, associated_data)
 
     def open(self, sealed: bytes, *, associated_data: bytes) -> np.ndarray:
+        return np.frombuffer(self.open_bytes(sealed, associated_data=associated_data), dtype=EMBEDDING_DTYPE)
+
+    def open_bytes(self, sealed: bytes, *, associated_data: bytes) -> bytes:
+        """The embedding's little-endian float32 bytes."""
         sealed = bytes(sealed)
-        nonce, body = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]
         try:
-            plain = self._cipher.decrypt(nonce, body, associated_data)
+            return self._cipher.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated_data)
         except InvalidTag:
             raise SealBroken("the sealed embedding does not open for this row") from None
-        return np.frombuffer(plain, dtype=EMBEDDING_DTYPE)

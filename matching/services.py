@@ -357,26 +357,38 @@ def gallery_identify(*, client, images, accuracy: int = DEFAULT_ACCURACY, limit:
     if threshold is None:
         raise _too_large(accuracy, subjects)
     faces = faces_read_every(image=images[0])
-    with _sealed_faces_checked():
-        subjects, found = gallery_search(gallery, [face.embedding for face in faces], limit)
-    passing = [[n for n in neighbours if n.distance <= threshold] for neighbours in found]
-    names = dict(Subject.objects.filter(pk__in={n.subject_id for ns in passing for n in ns}).values_list("pk", "name"))
+    subjects, found = gallery_nearest(gallery=gallery, embeddings=[face.embedding for face in faces], limit=limit)
     identified = [
         IdentifiedFace(
             face.box.as_dict(),
             [
-                {"subject": names[n.subject_id], "max_accuracy": strictest_identifying_level(n.distance, subjects)}
-                for n in neighbours
-                if n.subject_id in names
+                {"subject": c.subject, "max_accuracy": strictest_identifying_level(c.distance, subjects)}
+                for c in candidates
+                if c.distance <= threshold
             ],
         )
-        for face, neighbours in zip(faces, passing, strict=True)
+        for face, candidates in zip(faces, found, strict=True)
     ]
     return Identification(accuracy, subjects, identified)
 
 
-def _owned_gallery(client) -> Gallery | None:
-    return Gallery.objects.filter(client=client).first()
+@dataclass(frozen=True)
+class Candidate:
+    subject: str
+    distance: float  # cosine distance to the subject's mean face
+
+
+def gallery_nearest(*, gallery: Gallery, embeddings: list, limit: int) -> tuple[int, list[list[Candidate]]]:
+    """(subjects in the gallery, the `limit` nearest subjects of each embedding, nearest first), at the
+    version of `gallery` just read: all that identification costs beyond reading the photo."""
+    with _sealed_faces_checked():
+        subjects, found = gallery_search(gallery, embeddings, limit)
+    wanted = {n.subject_id for neighbours in found for n in neighbours}
+    names = dict(Subject.objects.filter(pk__in=wanted).values_list("pk", "name")) if wanted else {}
+    return subjects, [
+        [Candidate(names[n.subject_id], n.distance) for n in neighbours if n.subject_id in names]
+        for neighbours in found
+    ]
 
 
 def gallery_subjects(*, client, page: int = 1, page_size: int = 50):

@@ -125,3 +125,22 @@ def test_the_approximate_index_is_used_only_past_its_size_when_asked(gallery, se
     settings.FACENITION_GALLERY_HNSW_MIN_SUBJECTS = 60
     gallery_size(gallery)
     assert cached_gallery(gallery.pk).index.kind == "exact"
+
+
+def test_a_subjects_row_is_the_mean_of_its_faces_however_they_are_fetched(client_row, monkeypatch):
+    import matching.gallery_index as gallery_index
+    from matching.search import unit_rows
+    from matching.services import gallery_enroll_embeddings
+
+    faces = {f"person-{i}": vectors_of(1 + i % 4, seed=i) for i in range(12)}
+    gallery_enroll_embeddings(client=client_row, subjects=faces.items(), model_name="Dlib", detector_name="dlib")
+    gallery = Gallery.objects.get(client=client_row)
+    expected = {name: unit_rows(vectors.astype(np.float64).mean(axis=0)) for name, vectors in faces.items()}
+    pk_of = dict(gallery.subjects.values_list("name", "pk"))
+
+    for chunk in (3, 5, 1000):
+        monkeypatch.setattr(gallery_index, "FETCH_CHUNK", chunk)
+        ids, rows = gallery_index.subject_centroids(gallery.pk, gallery_index._face_rows(gallery.pk), 12)
+        row_of = {int(pk): row for pk, row in zip(ids, rows, strict=False)}
+        for name, mean in expected.items():
+            np.testing.assert_allclose(row_of[pk_of[name]], mean, atol=1e-6)
