@@ -66,6 +66,11 @@ class ExactIndex:
     def nbytes(self) -> int:
         return self._rows.nbytes + self._ids.nbytes
 
+    def live(self) -> tuple[np.ndarray, np.ndarray]:
+        """(subject ids, unit rows) of every subject held: copies, in row order."""
+        held = self._ids >= 0
+        return self._ids[held], self._rows[held]
+
     def upsert(self, subject_id: int, vector: np.ndarray) -> None:
         row = self._row_of.get(subject_id)
         if row is None:
@@ -94,10 +99,14 @@ class ExactIndex:
         if not self._row_of:
             return []
         similarity = self._rows @ unit_rows(probe)
-        k = min(k, len(self._row_of))
-        best = np.argpartition(-similarity, k - 1)[:k] if k < len(similarity) else np.arange(len(similarity))
-        best = best[np.argsort(-similarity[best], kind="stable")]
-        return [Neighbour(int(self._ids[row]), float(1.0 - similarity[row])) for row in best if self._ids[row] >= 0][:k]
+        if k == 1:
+            best = np.array([np.argmax(similarity)])
+        else:
+            k = min(k, len(similarity))
+            best = np.argpartition(similarity, len(similarity) - k)[len(similarity) - k :]
+            best = best[np.argsort(-similarity[best], kind="stable")]
+        # A free row scores 0: it can only come up when no subject is nearer than a right angle.
+        return [Neighbour(int(self._ids[row]), float(1.0 - similarity[row])) for row in best if self._ids[row] >= 0]
 
 
 class HnswIndex:
