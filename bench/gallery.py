@@ -76,6 +76,7 @@ from django.conf import settings  # noqa: E402
 from bench.common import load, machine, percentile, table  # noqa: E402
 from credentials.services import client_token_issue  # noqa: E402
 from facenition.faceset import labelled_photos  # noqa: E402
+from matching.accuracy import MAX_ACCURACY, MIN_ACCURACY, identification_threshold, largest_gallery  # noqa: E402
 from matching.gallery_index import cached_gallery, gallery_forget_cached, gallery_size  # noqa: E402
 from matching.models import Gallery  # noqa: E402
 from matching.pipeline import decode_image  # noqa: E402
@@ -172,11 +173,45 @@ def near_probes(index_rows, count, seed):
     return chosen, np.cos(angle) * rows + np.sin(angle) * noise
 
 
-def measure_size(faces, size, queries, run_hnsw):
-    _, raw_token = client_token_issue(name=f"bench gallery {size}")
+def new_owner(name):
     from credentials.services import client_token_find
 
-    owner = owner_of(client_token_find(raw=raw_token))
+    _, raw_token = client_token_issue(name=name)
+    return owner_of(client_token_find(raw=raw_token))
+
+
+def measure_shared_faces(faces):
+    """The tests' gallery (2 photos of each of 10 people) at every level, scored 1:N as identify scores it."""
+    owner = new_owner("bench gallery of the shared faces")
+    gallery_enroll_embeddings(
+        client=owner, subjects=iter(faces.enrolled.items()), model_name="Dlib", detector_name="dlib"
+    )
+    gallery = Gallery.objects.get(client=owner)
+    subjects, genuine = gallery_nearest(gallery=gallery, embeddings=[e for _, e in faces.genuine], limit=1)
+    _, strangers = gallery_nearest(gallery=gallery, embeddings=faces.strangers, limit=1)
+    rows = []
+    for level in range(MIN_ACCURACY, MAX_ACCURACY + 1):
+        threshold = identification_threshold(level, subjects)
+        if threshold is None:
+            rows.append([level, "—", "too large", "", "", ""])
+            continue
+        right = sum(
+            found[0].subject == identity and found[0].distance <= threshold
+            for (identity, _), found in zip(faces.genuine, genuine, strict=True)
+        )
+        wrong = sum(
+            found[0].subject != identity and found[0].distance <= threshold
+            for (identity, _), found in zip(faces.genuine, genuine, strict=True)
+        )
+        named = sum(found[0].distance <= threshold for found in strangers)
+        rows.append([level, f"{threshold:.4f}", f"{right / len(genuine):.0%} ({right} of {len(genuine)})", wrong,
+                     f"{named} of {len(strangers)}", f"{largest_gallery(level):,}"])  # fmt: skip
+    gallery_forget_cached(gallery.pk)
+    return subjects, rows
+
+
+def measure_size(faces, size, queries, run_hnsw):
+    owner = new_owner(f"bench gallery {size}")
     added, enroll_seconds = enroll(owner, faces, size, seed=size)
     gallery = Gallery.objects.get(client=owner)
     row = {"size": size, "faces": added, "enroll_s": enroll_seconds}
@@ -329,6 +364,15 @@ def main():
         f"shared faces: {len(faces.enrolled)} people enrolled with 2 photos each; {len(faces.genuine)} other photos of "
         f"them and {len(faces.strangers)} photos of people never enrolled as probes ({time.perf_counter() - started:.0f} s)"
     )
+    subjects, levels = measure_shared_faces(faces)
+    print(f"\nThe shared faces: a gallery of {subjects} people (2 photos each), every level scored 1:N:\n")
+    print(
+        table(
+            ["level", "cosine distance ≤ (1:N)", "other photos identified, right person first", "wrong person first",
+             "strangers given a candidate", "largest gallery the level holds"],
+            levels,
+        )
+    )  # fmt: skip
     rows = []
     for size in sizes:
         row = measure_size(faces, size, ARGS.queries, run_hnsw=not ARGS.skip_hnsw)
