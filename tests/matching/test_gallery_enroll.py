@@ -4,7 +4,7 @@ from matching.models import Face, Subject
 from tests.conftest import make_image_bytes
 from tests.matching.conftest import gallery_enroll
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pipeline_reads_each_photo_once")]
+pytestmark = [pytest.mark.django_db, pytest.mark.faces, pytest.mark.usefixtures("pipeline_reads_each_photo_once")]
 
 
 def test_enroll_creates_the_subject_and_answers_its_face_count(authed, photo):

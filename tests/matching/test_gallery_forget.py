@@ -6,7 +6,7 @@ from django.db import connection
 from matching.models import Face, Subject
 from tests.matching.conftest import gallery_enroll, gallery_identify
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, pytest.mark.faces]
 
 
 def forget(client, **fields):

@@ -6,7 +6,7 @@ import pytest
 from matching.accuracy import DEFAULT_ACCURACY, MAX_ACCURACY, largest_gallery
 from tests.matching.conftest import gallery_identify, synthetic_subjects
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, pytest.mark.faces]
 
 
 def answer(response):

@@ -10,7 +10,7 @@ from matching.sealing import EmbeddingSealer, SealBroken, face_associated_data
 from matching.services import gallery_sealer
 from tests.matching.conftest import gallery_enroll, gallery_identify
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pipeline_reads_each_photo_once")]
+pytestmark = [pytest.mark.django_db, pytest.mark.faces, pytest.mark.usefixtures("pipeline_reads_each_photo_once")]
 
 
 @pytest.fixture
