@@ -437,3 +437,38 @@ def gallery_forget(*, client, subject: str = "", face_id=None) -> Forgotten:
         row.delete()
         gallery.record_change(removed_subject_ids=[subject_pk])
     return Forgotten(subject=name, subjects=1, faces=deleted)
+
+
+@dataclass(frozen=True)
+class Resealed:
+    resealed: int
+    unopenable: int  # sealed under a key the server no longer has
+
+
+def gallery_reseal(*, batch: int = 1000) -> Resealed:
+    """Re-seals every gallery face not sealed under the current token key, so that a retired key can
+    then be removed. The embeddings do not change, so no worker needs to reload anything."""
+    current = gallery_sealer()
+    sealers = gallery_sealers()
+    resealed = unopenable = 0
+    stale = Face.objects.exclude(key_id=current.key_id).select_related("subject").order_by("pk")
+    last = None
+    while True:
+        page = stale.filter(pk__gt=last) if last is not None else stale
+        faces = list(page[:batch])
+        if not faces:
+            return Resealed(resealed, unopenable)
+        last = faces[-1].pk
+        with transaction.atomic():
+            for face in faces:
+                if face.key_id not in sealers:
+                    unopenable += 1
+                    continue
+                associated_data = face_associated_data(
+                    gallery_id=face.subject.gallery_id, subject_id=face.subject_id, face_id=face.pk
+                )
+                embedding = sealers[face.key_id].open(face.sealed_embedding, associated_data=associated_data)
+                Face.objects.filter(pk=face.pk, key_id=face.key_id).update(
+                    sealed_embedding=current.seal(embedding, associated_data=associated_data), key_id=current.key_id
+                )
+                resealed += 1
