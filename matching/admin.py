@@ -14,7 +14,7 @@ from .services import gallery_forget
 class GalleryAdmin(ReadOnlyModelAdmin):
     list_display = ("id", "client", "subject_count", "face_count", "version", "created_at")
     list_filter = ("created_at",)
-    search_fields = ("client__prefix", "client__name")
+    search_fields = ("client__name", "client__credentials__prefix")
     fields = ("id", "client", "subject_count", "face_count", "version", "created_at")
 
     def get_queryset(self, request):
@@ -32,9 +32,6 @@ class GalleryAdmin(ReadOnlyModelAdmin):
     @admin.display(description="faces", ordering="face_total")
     def face_count(self, gallery):
         return gallery.face_total
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class FaceInline(admin.TabularInline):
@@ -64,7 +61,7 @@ class FaceInline(admin.TabularInline):
 class SubjectAdmin(ReadOnlyModelAdmin):
     list_display = ("name", "gallery_client", "face_count", "created_at")
     list_filter = ("created_at",)
-    search_fields = ("name", "gallery__client__prefix", "gallery__client__name")
+    search_fields = ("name", "gallery__client__name", "gallery__client__credentials__prefix")
     fields = ("name", "gallery", "metadata", "face_count", "created_at")
     inlines = [FaceInline]
     actions = ["forget_subjects"]
@@ -80,9 +77,6 @@ class SubjectAdmin(ReadOnlyModelAdmin):
     def face_count(self, subject):
         return subject.face_total
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def get_actions(self, request):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
@@ -90,9 +84,11 @@ class SubjectAdmin(ReadOnlyModelAdmin):
 
     @admin.action(description="Forget selected subjects (their faces are deleted at once)")
     def forget_subjects(self, request, queryset):
+        # The admin log names a forgotten subject by its row number only: its name goes with it.
+        forgotten = []
+        for subject in queryset.select_related("gallery__client"):
+            gallery_forget(client=subject.gallery.client, subject=subject.name)
+            forgotten.append(Subject(pk=subject.pk, name=f"forgotten subject #{subject.pk}"))
         self.act_on_each(
-            request,
-            list(queryset.select_related("gallery__client")),
-            lambda subject: gallery_forget(client=subject.gallery.client, subject=subject.name),
-            "Forgot {count} subject(s) and their faces.",
+            request, forgotten, lambda subject: None, "Forgot {count} subject(s) and their faces.", "Forgot"
         )

@@ -20,7 +20,8 @@ class Gallery(models.Model):
     """A client's gallery. Every change to its subjects or faces bumps `version`, in the same
     transaction, under a lock on this row."""
 
-    client = models.OneToOneField("credentials.ClientToken", on_delete=models.CASCADE, related_name="gallery")
+    # Deleted only with its client, which an operator does explicitly (credentials.services.client_delete).
+    client = models.OneToOneField("credentials.Client", on_delete=models.CASCADE, related_name="gallery")
     version = models.PositiveBigIntegerField(default=0)
     # [[version, subject id], ...], oldest first: every subject removed after version `removals_from`.
     removals = models.JSONField(default=list, blank=True)

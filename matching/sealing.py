@@ -1,5 +1,6 @@
 """Embeddings at rest: each gallery face's embedding is sealed with AES-GCM (the `cryptography`
-package) under a sub-key of the token key, with associated data that names its own row.
+package) under the token key's gallery sub-key (`enrollment.protection.keyring`, the one place
+sub-keys are derived), with associated data that names its own row.
 
 Django-free. A sealed embedding is a 12-byte random nonce followed by the ciphertext of the 128
 float32 values and the 16-byte tag: 540 bytes, nothing of which reads as a float. The associated
@@ -12,33 +13,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 NONCE_BYTES = 12
 EMBEDDING_DTYPE = np.dtype("<f4")
-PURPOSE = b"gallery-embeddings"
-KEY_ID_BYTES = 4
 
 
 class SealBroken(ValueError):
     """The sealed embedding does not open: another row's ciphertext, a wrong key, or tampering."""
-
-
-def gallery_embeddings_key(token_key: bytes) -> bytes:
-    """The AES-256 key that seals gallery embeddings: HKDF-SHA256 of the token key, labelled with
-    this purpose alone, so that it is never the key of anything else."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=PURPOSE).derive(token_key)
-
-
-def sealing_key_id(token_key: bytes) -> str:
-    """A short public name of the token key a row was sealed under (hex), itself derived by HKDF."""
-    return (
-        HKDF(algorithm=hashes.SHA256(), length=KEY_ID_BYTES, salt=None, info=PURPOSE + b" key id")
-        .derive(token_key)
-        .hex()
-    )
 
 
 def face_associated_data(*, gallery_id: int, subject_id: int, face_id: object) -> bytes:
@@ -47,16 +29,14 @@ def face_associated_data(*, gallery_id: int, subject_id: int, face_id: object) -
 
 @dataclass(frozen=True)
 class EmbeddingSealer:
+    """Seals and opens embeddings under one AES-256 key; `key_id` names the token key it came from."""
+
     key: bytes = field(repr=False)
     key_id: str = ""
     _cipher: AESGCM = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_cipher", AESGCM(self.key))
-
-    @classmethod
-    def from_token_key(cls, token_key: bytes) -> "EmbeddingSealer":
-        return cls(key=gallery_embeddings_key(token_key), key_id=sealing_key_id(token_key))
 
     def seal(self, embedding: np.ndarray, *, associated_data: bytes) -> bytes:
         plain = np.ascontiguousarray(embedding, dtype=EMBEDDING_DTYPE).tobytes()

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 
+from enrollment.protection.keyring import GALLERY_EMBEDDINGS, keyring_from
 from facenition.deadline import seconds_left
 from facenition.errors import ApplicationError, BadRequest, NotFound, UpstreamFailure
 
@@ -140,25 +141,29 @@ MAX_CANDIDATES = 10
 
 
 def owner_of(credential):
-    """Who owns the gallery a request works on: the one place that knows. Until clients and their
-    credentials are split, the client token itself."""
-    return credential
+    """Who owns the gallery a request works on: the client whose credential (client token) it presents."""
+    return credential.client
 
 
 @lru_cache(maxsize=4)
-def _sealer_for(token_key: str) -> EmbeddingSealer:
-    return EmbeddingSealer.from_token_key(token_key.encode())
+def _sealers_for(current: str, retired: str) -> tuple[EmbeddingSealer, dict[str, EmbeddingSealer]]:
+    keyring = keyring_from(current, retired)
+    sealers = {
+        key.key_id.hex(): EmbeddingSealer(key=key.subkey(GALLERY_EMBEDDINGS), key_id=key.key_id.hex())
+        for key in keyring.keys
+    }
+    return sealers[keyring.current.key_id.hex()], sealers
 
 
 def gallery_sealer() -> EmbeddingSealer:
-    """What seals new gallery embeddings: the current token key's gallery sub-key."""
-    return _sealer_for(settings.FACENITION_TOKEN_KEY)
+    """What seals new gallery embeddings: the gallery sub-key of the current token key."""
+    return _sealers_for(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)[0]
 
 
 def gallery_sealers() -> dict[str, EmbeddingSealer]:
-    """Every sealer that may open a stored embedding, by key id."""
-    current = gallery_sealer()
-    return {current.key_id: current}
+    """Every sealer that may open a stored embedding, by key id: the current token key's and each
+    retired key's (FACENITION_RETIRED_TOKEN_KEYS), so that rows sealed before a rotation still open."""
+    return _sealers_for(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)[1]
 
 
 @dataclass(frozen=True)

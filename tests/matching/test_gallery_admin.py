@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 
 from matching.models import Face, Gallery, Subject
@@ -21,7 +22,8 @@ def gallery(client_row):
 
 
 def test_admin_lists_galleries_with_their_subject_and_face_counts(admin_client, gallery):
-    listing = admin_client.get(f"/admin/matching/gallery/?q={gallery.client.prefix}").content.decode()
+    prefix = gallery.client.credentials.get().prefix
+    listing = admin_client.get(f"/admin/matching/gallery/?q={prefix}").content.decode()
     assert str(gallery.client) in listing
     assert '<td class="field-subject_count">3</td>' in listing
     assert '<td class="field-face_count">3</td>' in listing
@@ -41,6 +43,7 @@ def test_admin_searches_subjects_and_never_shows_a_vector(admin_client, gallery)
 def test_admin_forgets_subjects_through_the_service(admin_client, gallery):
     version = gallery.version
     chosen = Subject.objects.filter(name__in=["person-0", "person-2"])
+    chosen_pks = [s.pk for s in chosen]
     response = admin_client.post(
         "/admin/matching/subject/",
         {"action": "forget_subjects", "_selected_action": [s.pk for s in chosen]},
@@ -49,6 +52,8 @@ def test_admin_forgets_subjects_through_the_service(admin_client, gallery):
     assert list(Subject.objects.values_list("name", flat=True)) == ["person-1"]
     assert Face.objects.count() == 1
     assert Gallery.objects.get(pk=gallery.pk).version == version + 2
+    logged = [entry.object_repr for entry in LogEntry.objects.all()]
+    assert sorted(logged) == sorted(f"forgotten subject #{s}" for s in chosen_pks)
 
 
 def test_admin_offers_no_plain_delete(admin_client, gallery):

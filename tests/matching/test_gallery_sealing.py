@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from django.db import connection
 
+from enrollment.protection.keyring import GALLERY_EMBEDDINGS, TokenKey
 from matching.gallery_index import gallery_forget_cached
 from matching.models import Face, Gallery
 from matching.sealing import EmbeddingSealer, SealBroken, face_associated_data
@@ -92,9 +93,10 @@ def test_a_gallery_with_swapped_ciphertexts_is_refused_not_searched(authed, enro
     assert "It was altered in the database" in response.json()["error"]
 
 
-def test_a_ciphertext_opens_only_under_its_own_token_key(enrolled, settings):
+def test_a_ciphertext_opens_only_under_its_own_token_key(enrolled):
     face = next(iter(enrolled.values()))
-    other = EmbeddingSealer.from_token_key(b"another token key")
+    key = TokenKey(b"another token key")
+    other = EmbeddingSealer(key=key.subkey(GALLERY_EMBEDDINGS), key_id=key.key_id.hex())
     assert other.key_id != face.key_id == gallery_sealer().key_id
     with pytest.raises(SealBroken):
         other.open(
