@@ -1,5 +1,7 @@
 """Embeddings at rest: the table holds AES-GCM ciphertext bound to its row, never floats."""
 
+import io
+
 import numpy as np
 import pytest
 from django.db import connection
@@ -105,3 +107,33 @@ def test_a_ciphertext_opens_only_under_its_own_token_key(enrolled):
                 gallery_id=face.subject.gallery_id, subject_id=face.subject_id, face_id=face.pk
             ),
         )
+
+
+def test_a_rotated_token_key_still_opens_the_gallery_and_reseal_moves_it_to_the_new_key(
+    authed, enrolled, photo, settings
+):
+    from django.core.management import call_command
+
+    old_key, old_id = settings.FACENITION_TOKEN_KEY, gallery_sealer().key_id
+    settings.FACENITION_TOKEN_KEY = "a newer token key " + "n" * 40
+    settings.FACENITION_RETIRED_TOKEN_KEYS = old_key
+    gallery_forget_cached(Gallery.objects.get().pk)
+    assert gallery_identify(authed, photo("obama_obama3.jpg"), accuracy=1).json()["faces"][0]["candidates"]
+
+    out = io.StringIO()
+    call_command("reseal_galleries", stdout=out)
+
+    assert out.getvalue().strip() == f"re-sealed {len(enrolled)} gallery face(s) under the current token key"
+    assert set(Face.objects.values_list("key_id", flat=True)) == {gallery_sealer().key_id} != {old_id}
+    settings.FACENITION_RETIRED_TOKEN_KEYS = ""
+    gallery_forget_cached(Gallery.objects.get().pk)
+    body = gallery_identify(authed, photo("obama_obama3.jpg"), accuracy=1).json()
+    assert body["faces"][0]["candidates"][0]["subject"] == "user-43"
+
+
+def test_a_gallery_sealed_under_a_key_the_server_no_longer_has_is_refused(authed, enrolled, photo, settings):
+    settings.FACENITION_TOKEN_KEY = "a newer token key " + "n" * 40
+    gallery_forget_cached(Gallery.objects.get().pk)
+    response = gallery_identify(authed, photo("obama_obama3.jpg"), accuracy=1)
+    assert response.status_code == 502
+    assert "a token key the server no longer has" in response.json()["error"]
