@@ -74,7 +74,7 @@ import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from bench.common import load, machine, percentile, table  # noqa: E402
-from credentials.services import client_token_issue  # noqa: E402
+from credentials.services import client_delete, client_token_issue  # noqa: E402
 from facenition.faceset import labelled_photos  # noqa: E402
 from matching.accuracy import MAX_ACCURACY, MIN_ACCURACY, identification_threshold, largest_gallery  # noqa: E402
 from matching.gallery_index import cached_gallery, gallery_forget_cached, gallery_size  # noqa: E402
@@ -207,6 +207,7 @@ def measure_shared_faces(faces):
         rows.append([level, f"{threshold:.4f}", f"{right / len(genuine):.0%} ({right} of {len(genuine)})", wrong,
                      f"{named} of {len(strangers)}", f"{largest_gallery(level):,}"])  # fmt: skip
     gallery_forget_cached(gallery.pk)
+    client_delete(client=owner)
     return subjects, rows
 
 
@@ -250,6 +251,7 @@ def measure_size(faces, size, queries, run_hnsw):
     if run_hnsw:
         row.update(measure_hnsw(loaded.index, genuine, faces, queries, size))
     gallery_forget_cached(gallery.pk)
+    client_delete(client=owner)
     release_memory()
     return row
 
