@@ -383,6 +383,12 @@ def main():
         rows.append(row)
         print(f"  {size:,} faces done ({load()})", flush=True)
 
+    if rows:
+        print_size_tables(rows)
+    print(f"\n{load()}")
+
+
+def print_size_tables(rows):
     print("\nIdentify beyond the pipeline (exact search, this server), memory and reloads:\n")
     print(
         table(
@@ -425,7 +431,6 @@ def main():
                 ],
             )
         )  # fmt: skip
-    print(f"\n{load()}")
 
 
 if __name__ == "__main__":
