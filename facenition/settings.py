@@ -452,10 +452,10 @@ FACENITION_AUTH_COOLDOWN_SECONDS = envint("FACENITION_AUTH_COOLDOWN_SECONDS", 30
 FACENITION_AUTH_LOCK_FAILURES = envint("FACENITION_AUTH_LOCK_FAILURES", 50, minimum=1)
 
 # Galleries (1:N identification)
-# How each worker searches a gallery: "exact" (every subject, one matrix product) or "hnsw" (faiss-cpu's
-# approximate graph) for galleries of at least FACENITION_GALLERY_HNSW_MIN_SUBJECTS subjects.
+# How each worker searches a gallery: "exact" (every subject, one matrix product) or "ivf" (faiss-cpu's
+# approximate inverted-file index) for galleries of at least FACENITION_GALLERY_IVF_MIN_SUBJECTS subjects.
 FACENITION_GALLERY_INDEX = env("FACENITION_GALLERY_INDEX", "exact")
-FACENITION_GALLERY_HNSW_MIN_SUBJECTS = envint("FACENITION_GALLERY_HNSW_MIN_SUBJECTS", 500_000)
+FACENITION_GALLERY_IVF_MIN_SUBJECTS = envint("FACENITION_GALLERY_IVF_MIN_SUBJECTS", 500_000)
 # How many galleries a worker keeps in memory; the least recently searched one goes first.
 FACENITION_GALLERY_CACHE_GALLERIES = envint("FACENITION_GALLERY_CACHE_GALLERIES", 64)
 

@@ -25,7 +25,7 @@ def model_weights_present(app_configs: Any, **kwargs: Any) -> list[CheckMessage]
     ]
 
 
-GALLERY_INDEXES = ("exact", "hnsw")
+GALLERY_INDEXES = ("exact", "ivf")
 
 
 @register()
@@ -39,13 +39,13 @@ def gallery_index_available(app_configs: Any, **kwargs: Any) -> list[CheckMessag
                 id="facenition.E030",
             )
         ]
-    if kind == "hnsw":
+    if kind == "ivf":
         try:
             import faiss  # noqa: F401
         except ImportError:
             return [
                 Error(
-                    "FACENITION_GALLERY_INDEX is 'hnsw' but faiss-cpu is not installed.",
+                    "FACENITION_GALLERY_INDEX is 'ivf' but faiss-cpu is not installed.",
                     hint="pip install -r requirements.txt (faiss-cpu), or set FACENITION_GALLERY_INDEX=exact.",
                     id="facenition.E031",
                 )

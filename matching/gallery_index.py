@@ -19,7 +19,7 @@ from django.conf import settings
 
 from .models import Face, Gallery, Subject
 from .sealing import EMBEDDING_DTYPE, SealBroken, face_associated_data
-from .search import DIMENSIONS, ExactIndex, HnswIndex, Neighbour, unit_rows
+from .search import DIMENSIONS, ExactIndex, IvfIndex, Neighbour
 
 # A change this large (a share of the gallery's subjects) is cheaper to apply by reloading everything.
 RELOAD_SHARE = 0.2
@@ -31,7 +31,7 @@ FETCH_CHUNK = 10_000
 @dataclass
 class LoadedGallery:
     version: int
-    index: ExactIndex | HnswIndex
+    index: ExactIndex | IvfIndex
     lock: threading.Lock = field(default_factory=threading.Lock)
     full_loads: int = 0
     refreshes: int = 0
@@ -42,8 +42,8 @@ _galleries_lock = threading.Lock()
 
 
 def _index_kind(subject_count: int) -> str:
-    if settings.FACENITION_GALLERY_INDEX == "hnsw" and subject_count >= settings.FACENITION_GALLERY_HNSW_MIN_SUBJECTS:
-        return "hnsw"
+    if settings.FACENITION_GALLERY_INDEX == "ivf" and subject_count >= settings.FACENITION_GALLERY_IVF_MIN_SUBJECTS:
+        return "ivf"
     return "exact"
 
 
@@ -63,32 +63,18 @@ def _open_bytes(sealers, gallery_id: int, subject_id: int, face_id: object, seal
 
 
 def subject_centroids(gallery_id: int, faces, expected: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(subject ids, matrix) from (face id, subject id, sealed, key id) rows ordered by subject. Each
-    subject's unit row is the mean of its faces' embeddings, written straight into one float32 matrix
+    """(subject ids, matrix) from (face id, subject id, sealed, key id) rows in any order. Each
+    subject's unit row is the mean of its faces' embeddings, summed straight into one float32 matrix
     sized for `expected` subjects and a little room to grow: its first len(ids) rows are the subjects'.
-    Faces are opened and averaged a chunk at a time, so no more than a chunk of them is held."""
+    Faces are opened a chunk at a time, so no more than a chunk of them is held besides the matrix."""
     sealers = _sealers()
-    matrix = _Rows(expected)
-    carry: tuple[int, np.ndarray, int] | None = None  # a subject whose faces may go on in the next chunk
+    matrix = _Sums(expected)
     for chunk in _chunks(faces, FETCH_CHUNK):
-        subject_ids = np.fromiter((row[1] for row in chunk), dtype=np.int64, count=len(chunk))
         plain = b"".join(_open_bytes(sealers, gallery_id, row[1], row[0], row[2], row[3]) for row in chunk)
-        vectors = np.frombuffer(plain, dtype=EMBEDDING_DTYPE).reshape(len(chunk), DIMENSIONS).astype(np.float64)
-        starts = np.flatnonzero(np.r_[True, subject_ids[1:] != subject_ids[:-1]])
-        sums = np.add.reduceat(vectors, starts)
-        counts = np.diff(np.r_[starts, len(chunk)])
-        ids = subject_ids[starts]
-        if carry is not None:
-            if ids[0] == carry[0]:
-                sums[0] += carry[1]
-                counts[0] += carry[2]
-            else:
-                matrix.append([carry[0]], carry[1][None, :] / carry[2])
-        matrix.append(ids[:-1], sums[:-1] / counts[:-1, None])
-        carry = (int(ids[-1]), sums[-1], int(counts[-1]))
-    if carry is not None:
-        matrix.append([carry[0]], carry[1][None, :] / carry[2])
-    return matrix.result()
+        matrix.add(
+            [row[1] for row in chunk], np.frombuffer(plain, dtype=EMBEDDING_DTYPE).reshape(len(chunk), DIMENSIONS)
+        )
+    return matrix.means()
 
 
 def _chunks(rows, size: int):
@@ -97,41 +83,53 @@ def _chunks(rows, size: int):
         yield chunk
 
 
-class _Rows:
-    """A float32 matrix filled from the top, with room for `expected` rows and HEADROOM more."""
+class _Sums:
+    """Per-subject sums of embeddings in a float32 matrix with room for `expected` subjects and
+    HEADROOM more, one row per subject in the order first seen."""
 
     def __init__(self, expected: int):
         self.rows = np.zeros((max(16, int(expected * (1 + HEADROOM))), DIMENSIONS), dtype=np.float32)
-        self.ids: list[int] = []
+        self.counts = np.zeros(len(self.rows), dtype=np.int32)
+        self.row_of: dict[int, int] = {}
 
-    def append(self, ids, means: np.ndarray) -> None:
-        at, count = len(self.ids), len(means)
-        if at + count > len(self.rows):  # subjects were added since they were counted
-            extra = max(16, len(self.rows) // 4, at + count - len(self.rows))
-            self.rows = np.vstack([self.rows, np.zeros((extra, DIMENSIONS), dtype=np.float32)])
-        self.rows[at : at + count] = unit_rows(means)
-        self.ids.extend(int(pk) for pk in ids)
+    def add(self, subject_ids: list[int], vectors: np.ndarray) -> None:
+        rows = np.fromiter((self._row(pk) for pk in subject_ids), dtype=np.int64, count=len(subject_ids))
+        np.add.at(self.rows, rows, vectors)
+        np.add.at(self.counts, rows, 1)
 
-    def result(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.array(self.ids, dtype=np.int64), self.rows
+    def _row(self, subject_id: int) -> int:
+        row = self.row_of.get(subject_id)
+        if row is None:
+            row = self.row_of[subject_id] = len(self.row_of)
+            if row == len(self.rows):  # subjects were added since they were counted
+                extra = max(16, len(self.rows) // 4)
+                self.rows = np.vstack([self.rows, np.zeros((extra, DIMENSIONS), dtype=np.float32)])
+                self.counts = np.concatenate([self.counts, np.zeros(extra, dtype=np.int32)])
+        return row
+
+    def means(self) -> tuple[np.ndarray, np.ndarray]:
+        count = len(self.row_of)
+        held = self.rows[:count]
+        norms = np.linalg.norm(held, axis=1, keepdims=True)  # the mean's direction is the sum's
+        np.divide(held, np.where(norms == 0, 1, norms), out=held)
+        return np.fromiter(self.row_of, dtype=np.int64, count=count), self.rows
 
 
 def _face_rows(gallery_id: int, subject_ids=None):
     faces = Face.objects.filter(subject__gallery_id=gallery_id)
     if subject_ids is not None:
         faces = faces.filter(subject_id__in=subject_ids)
+    # In no particular order: sorting a million sealed rows would cost PostgreSQL more than the sums cost here.
     return (
-        faces.order_by("subject_id")
-        .values_list("id", "subject_id", "sealed_embedding", "key_id")
-        .iterator(chunk_size=FETCH_CHUNK)
+        faces.order_by().values_list("id", "subject_id", "sealed_embedding", "key_id").iterator(chunk_size=FETCH_CHUNK)
     )
 
 
 def _load(gallery: Gallery) -> LoadedGallery:
     expected = Subject.objects.filter(gallery=gallery).count()
     subject_ids, rows = subject_centroids(gallery.pk, _face_rows(gallery.pk), expected)
-    if _index_kind(len(subject_ids)) == "hnsw":
-        index: ExactIndex | HnswIndex = HnswIndex(subject_ids, rows[: len(subject_ids)])
+    if _index_kind(len(subject_ids)) == "ivf":
+        index: ExactIndex | IvfIndex = IvfIndex(subject_ids, rows[: len(subject_ids)])
     else:
         index = ExactIndex.from_unit_rows(subject_ids, rows)
     return LoadedGallery(version=gallery.version, index=index, full_loads=1)

@@ -5,9 +5,9 @@ what /match compares when it is given several reference photos, so the cosine di
 to a row is /match's distance and the level table means the same here.
 
 `ExactIndex` is one matrix-vector product over every row (numpy, BLAS): a 1M-row gallery takes tens
-of milliseconds on one core. `HnswIndex` (faiss-cpu's IndexHNSWFlat, inner product) visits a small
-part of a very large gallery instead; it holds the same float32 rows plus its graph, returns exact
-distances for what it finds, and may miss a nearest row (its recall is measured by bench.gallery).
+of milliseconds on one core. `IvfIndex` (faiss-cpu's IndexIVFFlat, inner product) scans a small
+part of a very large gallery instead; it holds the same float32 rows, returns exact distances for
+what it scans, and may miss a nearest row (its recall is measured by bench.gallery).
 Both take changes in place: a worker applies what changed in a gallery without reloading it.
 """
 
@@ -16,6 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 DIMENSIONS = 128
+# The approximate index: about 2·√N groups (at most IVF_MAX_LISTS), k-means trained on at most
+# IVF_TRAINING_ROWS_PER_LIST rows per group, and a search scanning 1/64 of the groups, at least IVF_MIN_PROBES.
+IVF_MAX_LISTS = 4096
+IVF_TRAINING_ROWS_PER_LIST = 64
+IVF_MIN_PROBES = 16
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -109,75 +114,71 @@ class ExactIndex:
         return [Neighbour(int(self._ids[row]), float(1.0 - similarity[row])) for row in best if self._ids[row] >= 0]
 
 
-class HnswIndex:
-    """faiss's HNSW graph over the rows. HNSW cannot delete, so a removed or changed subject leaves
-    a dead node that searches skip (asking for up to DEAD_SLACK more neighbours: a changed subject's
-    dead node lies next to its live one); the graph is rebuilt when a fifth of its nodes are dead."""
+class IvfIndex:
+    """faiss's inverted-file index (IndexIVFFlat, inner product): rows are grouped around
+    `lists` centroids found by k-means, and a search scans only the `probes` groups nearest the
+    probe. It holds the same float32 rows plus their ids (8 bytes each) and the centroids, returns
+    exact distances for the rows it scans, and takes removals and additions in place.
 
-    kind = "hnsw"
-    DEAD_SLACK = 32
+    Chosen over HNSW after measuring both (BENCHMARKS.md): a face lies in the group of its own
+    subject's row, however the other rows spread, while HNSW's greedy walk got lost among a million
+    random distractors (recall 0.19) and its graph costs 29% more memory."""
 
-    def __init__(self, subject_ids: np.ndarray, vectors: np.ndarray, *, neighbours: int = 16, ef_search: int = 64):
+    kind = "ivf"
+
+    def __init__(self, subject_ids: np.ndarray, vectors: np.ndarray, *, probes: int | None = None):
         import faiss  # only a server that asks for the approximate index loads it
 
+        rows = np.ascontiguousarray(unit_rows(vectors), dtype=np.float32)
+        count = len(rows)
+        self.lists = max(1, min(IVF_MAX_LISTS, int(2 * np.sqrt(count)), count))
+        self.probes = min(self.lists, probes or max(IVF_MIN_PROBES, self.lists // 64))
         self._faiss = faiss
-        self._neighbours = neighbours
-        self._ef_search = ef_search
-        self._build(np.asarray(subject_ids, dtype=np.int64), unit_rows(vectors))
-
-    def _build(self, subject_ids: np.ndarray, rows: np.ndarray) -> None:
-        index = self._faiss.IndexHNSWFlat(DIMENSIONS, self._neighbours, self._faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 40
-        index.hnsw.efSearch = self._ef_search
-        if len(rows):
-            index.add(np.ascontiguousarray(rows, dtype=np.float32))
-        self._index = index
-        self._node_ids = list(subject_ids.tolist())  # node -> subject id, -1 when dead
-        self._node_of = {pk: node for node, pk in enumerate(self._node_ids)}
-        self._dead = 0
+        self._index = faiss.IndexIVFFlat(
+            faiss.IndexFlatIP(DIMENSIONS), DIMENSIONS, self.lists, faiss.METRIC_INNER_PRODUCT
+        )
+        sample = (
+            rows
+            if count <= IVF_TRAINING_ROWS_PER_LIST * self.lists
+            else rows[_sample(count, IVF_TRAINING_ROWS_PER_LIST * self.lists)]
+        )
+        if count:
+            self._index.train(sample)
+            self._index.add_with_ids(rows, np.asarray(subject_ids, dtype=np.int64))
+        self._index.nprobe = self.probes
+        self._held = {int(pk) for pk in np.asarray(subject_ids).tolist()}
 
     def __len__(self) -> int:
-        return len(self._node_of)
+        return len(self._held)
 
     @property
     def nbytes(self) -> int:
-        links = self._index.hnsw.neighbors.size() * 4 + self._index.hnsw.offsets.size() * 8
-        return self._index.ntotal * DIMENSIONS * 4 + links + len(self._node_ids) * 8
+        return self._index.ntotal * (DIMENSIONS * 4 + 8) + self.lists * DIMENSIONS * 4
 
     def upsert(self, subject_id: int, vector: np.ndarray) -> None:
         self.remove(subject_id)
-        self._node_of[subject_id] = len(self._node_ids)
-        self._node_ids.append(subject_id)
-        self._index.add(unit_rows(vector).reshape(1, DIMENSIONS))
+        self._index.add_with_ids(unit_rows(vector).reshape(1, DIMENSIONS), np.array([subject_id], dtype=np.int64))
+        self._held.add(subject_id)
 
     def remove(self, subject_id: int) -> None:
-        node = self._node_of.pop(subject_id, None)
-        if node is None:
-            return
-        self._node_ids[node] = -1
-        self._dead += 1
-        if self._dead * 5 > len(self._node_ids):
-            self._rebuild()
-
-    def _rebuild(self) -> None:
-        live = [(node, pk) for node, pk in enumerate(self._node_ids) if pk >= 0]
-        rows = np.vstack([self._index.reconstruct(node) for node, _ in live]) if live else np.zeros((0, DIMENSIONS))
-        self._build(np.array([pk for _, pk in live], dtype=np.int64), rows)
+        if subject_id in self._held:
+            self._index.remove_ids(np.array([subject_id], dtype=np.int64))
+            self._held.discard(subject_id)
 
     def search(self, probe: np.ndarray, k: int) -> list[Neighbour]:
-        if not self._node_of:
+        if not self._held:
             return []
-        wanted = min(k + min(self._dead, self.DEAD_SLACK), len(self._node_ids))
-        similarity, nodes = self._index.search(unit_rows(probe).reshape(1, DIMENSIONS), wanted)
-        found = [
-            Neighbour(self._node_ids[node], float(1.0 - score))
-            for score, node in zip(similarity[0], nodes[0], strict=True)
-            if node >= 0 and self._node_ids[node] >= 0
+        similarity, ids = self._index.search(unit_rows(probe).reshape(1, DIMENSIONS), k)
+        return [
+            Neighbour(int(pk), float(1.0 - score)) for score, pk in zip(similarity[0], ids[0], strict=True) if pk >= 0
         ]
-        return found[:k]
 
 
-def build_index(kind: str, subject_ids: np.ndarray, vectors: np.ndarray) -> ExactIndex | HnswIndex:
-    if kind == "hnsw":
-        return HnswIndex(subject_ids, vectors)
+def _sample(count: int, size: int) -> np.ndarray:
+    return np.sort(np.random.default_rng(0).choice(count, size=size, replace=False))
+
+
+def build_index(kind: str, subject_ids: np.ndarray, vectors: np.ndarray) -> ExactIndex | IvfIndex:
+    if kind == "ivf":
+        return IvfIndex(subject_ids, vectors)
     return ExactIndex(subject_ids, vectors)

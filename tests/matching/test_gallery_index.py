@@ -6,7 +6,7 @@ import pytest
 
 from matching.gallery_index import cached_gallery, gallery_forget_cached, gallery_search, gallery_size
 from matching.models import REMOVALS_KEPT, Gallery
-from matching.search import ExactIndex, HnswIndex
+from matching.search import ExactIndex, IvfIndex
 from matching.services import gallery_forget
 from tests.matching.conftest import synthetic_subjects
 
@@ -83,7 +83,7 @@ def test_another_gallerys_change_leaves_this_copy_alone(gallery, other_client):
     assert (copy.full_loads, copy.refreshes) == (1, 0)
 
 
-@pytest.mark.parametrize("kind", [ExactIndex, HnswIndex])
+@pytest.mark.parametrize("kind", [ExactIndex, IvfIndex])
 def test_an_index_finds_the_nearest_subjects_and_takes_changes_in_place(kind):
     vectors = vectors_of(300)
     index = kind(np.arange(300), vectors)
@@ -109,7 +109,7 @@ def test_the_exact_index_grows_past_its_room(gallery):
 
 def test_the_approximate_index_finds_what_exact_search_finds():
     rows = vectors_of(20_000)
-    exact, approximate = ExactIndex(np.arange(20_000), rows), HnswIndex(np.arange(20_000), rows)
+    exact, approximate = ExactIndex(np.arange(20_000), rows), IvfIndex(np.arange(20_000), rows)
     # Probes near enrolled rows, as a face of an enrolled person is.
     probes = rows[:200] + 0.3 * vectors_of(200, seed=9)
     agree = sum(exact.search(p, 1)[0].subject_id == approximate.search(p, 1)[0].subject_id for p in probes)
@@ -117,12 +117,12 @@ def test_the_approximate_index_finds_what_exact_search_finds():
 
 
 def test_the_approximate_index_is_used_only_past_its_size_when_asked(gallery, settings):
-    settings.FACENITION_GALLERY_INDEX = "hnsw"
-    settings.FACENITION_GALLERY_HNSW_MIN_SUBJECTS = 40
+    settings.FACENITION_GALLERY_INDEX = "ivf"
+    settings.FACENITION_GALLERY_IVF_MIN_SUBJECTS = 40
     gallery_size(gallery)
-    assert cached_gallery(gallery.pk).index.kind == "hnsw"
+    assert cached_gallery(gallery.pk).index.kind == "ivf"
     gallery_forget_cached(gallery.pk)
-    settings.FACENITION_GALLERY_HNSW_MIN_SUBJECTS = 60
+    settings.FACENITION_GALLERY_IVF_MIN_SUBJECTS = 60
     gallery_size(gallery)
     assert cached_gallery(gallery.pk).index.kind == "exact"
 
