@@ -454,10 +454,10 @@ FACENITION_AUTH_LOCK_FAILURES = envint("FACENITION_AUTH_LOCK_FAILURES", 50, mini
 # Galleries (1:N identification)
 # How each worker searches a gallery: "exact" (every subject, one matrix product) or "ivf" (faiss-cpu's
 # approximate inverted-file index) for galleries of at least FACENITION_GALLERY_IVF_MIN_SUBJECTS subjects.
-FACENITION_GALLERY_INDEX = env("FACENITION_GALLERY_INDEX", "exact")
-FACENITION_GALLERY_IVF_MIN_SUBJECTS = envint("FACENITION_GALLERY_IVF_MIN_SUBJECTS", 500_000)
+FACENITION_GALLERY_INDEX = envchoice("FACENITION_GALLERY_INDEX", "exact", ("exact", "ivf"))
+FACENITION_GALLERY_IVF_MIN_SUBJECTS = envint("FACENITION_GALLERY_IVF_MIN_SUBJECTS", 500_000, minimum=1)
 # How many galleries a worker keeps in memory; the least recently searched one goes first.
-FACENITION_GALLERY_CACHE_GALLERIES = envint("FACENITION_GALLERY_CACHE_GALLERIES", 64)
+FACENITION_GALLERY_CACHE_GALLERIES = envint("FACENITION_GALLERY_CACHE_GALLERIES", 64, minimum=1)
 
 if problems:
     raise ImproperlyConfigured(

@@ -25,29 +25,18 @@ def model_weights_present(app_configs: Any, **kwargs: Any) -> list[CheckMessage]
     ]
 
 
-GALLERY_INDEXES = ("exact", "ivf")
-
-
 @register()
 def gallery_index_available(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    kind = settings.FACENITION_GALLERY_INDEX
-    if kind not in GALLERY_INDEXES:
+    if settings.FACENITION_GALLERY_INDEX != "ivf":
+        return []
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
         return [
             Error(
-                f"FACENITION_GALLERY_INDEX is {kind!r}.",
-                hint=f"Set it to one of {', '.join(GALLERY_INDEXES)}.",
-                id="facenition.E030",
+                "FACENITION_GALLERY_INDEX is 'ivf' but faiss-cpu is not installed.",
+                hint="pip install -r requirements.txt (faiss-cpu), or set FACENITION_GALLERY_INDEX=exact.",
+                id="facenition.E031",
             )
         ]
-    if kind == "ivf":
-        try:
-            import faiss  # noqa: F401
-        except ImportError:
-            return [
-                Error(
-                    "FACENITION_GALLERY_INDEX is 'ivf' but faiss-cpu is not installed.",
-                    hint="pip install -r requirements.txt (faiss-cpu), or set FACENITION_GALLERY_INDEX=exact.",
-                    id="facenition.E031",
-                )
-            ]
     return []
