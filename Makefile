@@ -78,11 +78,13 @@ format: $(VENV)/.installed-dev
 refresh-pins: $(VENV)/.installed-dev
 	$(PY) -m pip list --outdated --format columns
 
+# The accuracy tables in the README, measured with people held out (embeddings cached under
+# $$XDG_CACHE_HOME/facenition, never in the repository).
 calibrate: setup
-	$(PY) scripts/calibrate_match.py
+	$(PY) manage.py calibrate_match
 
 calibrate-enrollment: setup
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) scripts/calibrate_enrollment.py
+	$(PY) manage.py calibrate_enrollment
 
 # Figures for BENCHMARKS.md: the pipeline next to dlib by hand and deepface, then /match over HTTP.
 bench: setup-dev

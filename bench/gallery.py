@@ -80,10 +80,16 @@ from django.conf import settings  # noqa: E402
 from bench.common import load, machine, percentile, table  # noqa: E402
 from credentials.services import client_delete, client_token_issue  # noqa: E402
 from facenition.faceset import labelled_photos  # noqa: E402
-from matching.accuracy import MAX_ACCURACY, MIN_ACCURACY, identification_threshold, largest_gallery  # noqa: E402
+from matching.accuracy import (  # noqa: E402
+    MATCH_THRESHOLDS,
+    MAX_ACCURACY,
+    MIN_ACCURACY,
+    identification_threshold,
+    largest_gallery,
+)
 from matching.gallery_index import cached_gallery, gallery_forget_cached, gallery_size  # noqa: E402
 from matching.models import Gallery  # noqa: E402
-from matching.pipeline import decode_image  # noqa: E402
+from matching.pipeline import cosine_distance, decode_image  # noqa: E402
 from matching.search import IvfIndex, unit_rows  # noqa: E402
 from matching.services import (  # noqa: E402
     face_pipeline,
@@ -132,8 +138,15 @@ class Faces:
             if largest is not None:
                 people.setdefault(photo.identity, []).append(largest.embedding)
         ranked = sorted(people, key=lambda identity: (-len(people[identity]), identity))
-        self.enrolled = {identity: people[identity][:2] for identity in ranked[:ENROLLED_PEOPLE]}
-        self.genuine = [(identity, e) for identity in ranked[:ENROLLED_PEOPLE] for e in people[identity][2:]]
+        self.enrolled, self.genuine = {}, []
+        for identity in ranked[:ENROLLED_PEOPLE]:
+            # The first photo and the next one /gallery/enroll's consistency check accepts, as in the tests.
+            first, *others = people[identity]
+            second = next(
+                i for i, e in enumerate(others) if cosine_distance(first, e) <= MATCH_THRESHOLDS[MIN_ACCURACY]
+            )
+            self.enrolled[identity] = [first, others[second]]
+            self.genuine += [(identity, e) for i, e in enumerate(others) if i != second]
         self.strangers = [e for identity in ranked[ENROLLED_PEOPLE:] for e in people[identity]]
 
 

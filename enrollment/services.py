@@ -54,14 +54,29 @@ def _lifetime(expires_in):
     return timedelta(seconds=expires_in)
 
 
-def _require_one_person(readings):
-    """Enrollment photos must show one person: every pair within /match's most tolerant level."""
+def _disagreement(readings):
+    """Why the photos do not show one person, naming the photo that disagrees with the most others, or
+    None when every pair is within /match's most tolerant level. A mean of several people's faces is
+    no one's face, and can come closer to a stranger's template than any of them."""
     threshold = MATCH_THRESHOLDS[MIN_ACCURACY]
+    apart = {reading.label: [] for reading in readings}
     for first, second in itertools.combinations(readings, 2):
         if cosine_distance(first.face.embedding, second.face.embedding) > threshold:
-            raise BadRequest(
-                f"{first.label} and {second.label} do not show the same person; send photos of one person only."
-            )
+            apart[first.label].append(second.label)
+            apart[second.label].append(first.label)
+    worst = max(reversed(readings), key=lambda reading: len(apart[reading.label]))
+    if not apart[worst.label]:
+        return None
+    return (
+        f"{worst.label} does not show the same person as {', '.join(apart[worst.label])}; "
+        "send photos of one person only."
+    )
+
+
+def _require_one_person(readings):
+    problem = _disagreement(readings)
+    if problem:
+        raise BadRequest(problem)
 
 
 def _enrollment_issue(*, client, embedding, accuracy, subject, lifetime, rotated_from=None):
@@ -158,9 +173,8 @@ def _require_accuracy(enrollment, accuracy):
         )
 
 
-def _face_unlocks(token, images, accuracy):
-    """Reads the largest face of each live photo and tries their mean against the token."""
-    readings = faces_read(images=images)
+def _face_unlocks(token, readings, accuracy):
+    """Tries the mean of the live photos' largest faces against the token."""
     errors = open_commitment(
         token.commitment,
         embedding=mean_embedding(readings),
@@ -168,23 +182,29 @@ def _face_unlocks(token, images, accuracy):
         key=token.key,
         version=token.version,
     )
-    return readings, accepts(errors, accuracy)
+    return accepts(errors, accuracy)
 
 
 def _attempt(*, client, raw, images, accuracy, on_success=None):
     """One counted attempt at unlocking a token. The checks before the pipeline only spare it work;
-    the row lock makes check-and-count atomic, so concurrent attempts cannot overrun the lockout."""
+    the row lock makes check-and-count atomic, so concurrent attempts cannot overrun the lockout.
+    Live photos that do not show one person are a failed attempt, answered with a 400 that names
+    the photo that disagrees."""
     token, enrollment = _enrollment_for_token(client=client, raw=raw)
     _require_usable(enrollment)
     _require_accuracy(enrollment, accuracy)
     _require_attempt_allowed(enrollment)
-    readings, authenticated = _face_unlocks(token, images, enrollment.accuracy)
+    readings = faces_read(images=images)
+    disagreement = _disagreement(readings)
+    authenticated = disagreement is None and _face_unlocks(token, readings, enrollment.accuracy)
     with transaction.atomic():
         enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
         _require_usable(enrollment)
         _require_attempt_allowed(enrollment)
         enrollment.record_attempt(authenticated)
         outcome = on_success(enrollment, readings) if authenticated and on_success else None
+    if disagreement:
+        raise BadRequest(f"{disagreement} The attempt counts as a failed one.")
     return enrollment, authenticated, outcome
 
 
@@ -199,7 +219,6 @@ def enrollment_rotate(*, client, token, images, accuracy=None, expires_in=None):
     lifetime = _lifetime(expires_in)
 
     def reissue(old, readings):
-        _require_one_person(readings)
         issued = _enrollment_issue(
             client=client,
             embedding=mean_embedding(readings),

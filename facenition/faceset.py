@@ -1,5 +1,5 @@
 """The labelled face photos beside the checkout (`FACENITION_FACES_DIR`): what the tests, the
-calibration scripts and the benchmarks read. They are never copied into the repository.
+calibration commands and the benchmarks read. They are never copied into the repository.
 
 `labels.csv` in that folder names each file's identity and how many faces it holds (`1`, `2`,
 `many`, `partial`, `?`); files with the same identity show the same person.

@@ -328,6 +328,17 @@ FACENITION_MODEL = env("FACENITION_MODEL", "Dlib")
 FACENITION_DETECTOR = env("FACENITION_DETECTOR", "dlib")
 FACENITION_DETECT_MAX_SIDE = envint("FACENITION_DETECT_MAX_SIDE", 640, minimum=32)
 FACENITION_WARM_UP = envbool("FACENITION_WARM_UP", True)
+# Dlib descriptor variant (`plain` or `mirror`), dlib's jitter count, and where the face is aligned
+# (`photo`: the full-size photo, `detection`: the detection copy). The accuracy levels are calibrated
+# for the defaults; BENCHMARKS.md has what each variant measured.
+FACENITION_DESCRIPTOR = env("FACENITION_DESCRIPTOR", "plain")
+FACENITION_DESCRIPTOR_JITTERS = envint("FACENITION_DESCRIPTOR_JITTERS", 0)
+FACENITION_ALIGN_ON = env("FACENITION_ALIGN_ON", "photo")
+# Faces narrower (pixels of the photo) or blurrier (variance of the Laplacian) than this are refused:
+# `manage.py measure_robustness` shows genuine pairs failing far more often below about 60 px. The
+# sharpness also falls with contrast (a dark photo scores low), so its floor is off by default.
+FACENITION_MIN_FACE_SIZE = envint("FACENITION_MIN_FACE_SIZE", 60)
+FACENITION_MIN_FACE_SHARPNESS = envfloat("FACENITION_MIN_FACE_SHARPNESS", 0)
 # Real face photos used by the tests and calibration scripts; never copied into the repository.
 FACENITION_FACES_DIR = BASE_DIR / env("FACENITION_FACES_DIR", "../shared/faces")
 

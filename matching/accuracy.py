@@ -1,11 +1,12 @@
-"""The eight accuracy levels of /match: thresholds on the cosine distance between the Dlib
-descriptors of the two sides, 1 the most tolerant, 8 the strictest.
+"""The eight accuracy levels, one meaning on every endpoint: each is a target false-match rate,
+chosen here before any fitting, 1 the most tolerant, 8 the strictest.
 
-Derived by `scripts/calibrate_match.py` from every genuine and impostor pair of single-face photos
-in the shared face set (58 photos of 15 people: 119 genuine and 1,534 impostor pairs); the README
-shows that script's table. Every level sits below the closest impostor pair seen there (0.083).
-Level 4 rejects 5% of genuine single-photo pairs; a normal fitted to the impostor distances puts
-its false-match rate near 1 in 7,000, well under 1 in 1,000.
+`/match` turns a level into a threshold on the cosine distance between the two sides' descriptors
+(`MATCH_THRESHOLDS`); identity tokens turn it into a gate on the bit errors the decoder corrects
+(`enrollment.protection.ERRORS_ALLOWED`). Both are fitted to these targets by
+`python manage.py calibrate_match` and `python manage.py calibrate_enrollment`, with people held
+out; the README shows their tables, measured on held-out folds only. `/gallery/identify` scores the
+same levels 1:N (`identification_threshold`, below).
 """
 
 import math
@@ -14,16 +15,30 @@ DEFAULT_ACCURACY = 4
 MIN_ACCURACY = 1
 MAX_ACCURACY = 8
 
-# level -> the largest cosine distance still called a match
+# level -> the false-match rate it aims at (impostor pairs accepted / impostor pairs tried)
+TARGET_FALSE_MATCH_RATES = {
+    1: 1 / 1_000,
+    2: 1 / 2_000,
+    3: 1 / 5_000,
+    4: 1 / 10_000,
+    5: 1 / 20_000,
+    6: 1 / 50_000,
+    7: 1 / 100_000,
+    8: 1 / 1_000_000,
+}
+
+# level -> the largest cosine distance still called a match: `calibrate_match`'s fit on every person
+# of the shared face set (a normal fitted to the impostor distances by pair of people, cut at the
+# target rate), for the default descriptor (plain Dlib, aligned on the full-size photo).
 MATCH_THRESHOLDS = {
-    1: 0.080,
-    2: 0.072,
-    3: 0.064,
-    4: 0.056,
-    5: 0.048,
-    6: 0.040,
-    7: 0.032,
-    8: 0.024,
+    1: 0.0695,
+    2: 0.0625,
+    3: 0.0537,
+    4: 0.0474,
+    5: 0.0414,
+    6: 0.0337,
+    7: 0.0282,
+    8: 0.0110,
 }
 
 
@@ -35,20 +50,6 @@ def strictest_matching_level(distance):
     """The highest level at which `distance` still matches, 0 if none does."""
     passing = [level for level, threshold in MATCH_THRESHOLDS.items() if distance <= threshold]
     return max(passing, default=0)
-
-
-# Until the levels are redefined by target false-match rates (issue 9): the normal-fit estimates the
-# README's table gives for these thresholds, read as each level's rate.
-TARGET_FALSE_MATCH_RATES = {
-    1: 1 / 572,
-    2: 1 / 1_254,
-    3: 1 / 2_901,
-    4: 1 / 7_071,
-    5: 1 / 18_178,
-    6: 1 / 49_290,
-    7: 1 / 141_004,
-    8: 1 / 425_656,
-}
 
 
 # 1:N identification. A probe compared with N subjects is falsely identified about N times as often

@@ -40,6 +40,7 @@ class FaceInline(admin.TabularInline):
         "id",
         "model_name",
         "detector_name",
+        "descriptor",
         "box_left",
         "box_top",
         "box_width",

@@ -1,11 +1,13 @@
-"""Start-up checks of the face pipeline: a server whose model weights are missing refuses to start."""
+"""Start-up checks of the face pipeline: a server whose model weights are missing, or whose face settings are
+not ones the pipeline knows, refuses to start."""
 
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
+from django.core.checks import Warning as CheckWarning
 
-from .pipeline import missing_weights
+from .pipeline import ALIGN_ON, DESCRIPTORS, missing_weights
 
 
 @register()
@@ -23,6 +25,49 @@ def model_weights_present(app_configs: Any, **kwargs: Any) -> list[CheckMessage]
             id="facenition.E010",
         )
     ]
+
+
+@register()
+def face_settings_valid(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    problems: list[CheckMessage] = []
+    if settings.FACENITION_DESCRIPTOR not in DESCRIPTORS:
+        problems.append(
+            Error(
+                f"FACENITION_DESCRIPTOR is {settings.FACENITION_DESCRIPTOR!r}; it must be one of {', '.join(DESCRIPTORS)}.",
+                id="facenition.E011",
+            )
+        )
+    if settings.FACENITION_ALIGN_ON not in ALIGN_ON:
+        problems.append(
+            Error(
+                f"FACENITION_ALIGN_ON is {settings.FACENITION_ALIGN_ON!r}; it must be one of {', '.join(ALIGN_ON)}.",
+                id="facenition.E012",
+            )
+        )
+    if not 0 <= settings.FACENITION_DESCRIPTOR_JITTERS <= 100:
+        problems.append(
+            Error(
+                f"FACENITION_DESCRIPTOR_JITTERS is {settings.FACENITION_DESCRIPTOR_JITTERS}; it must be 0 to 100.",
+                id="facenition.E013",
+            )
+        )
+    for name in ("FACENITION_MIN_FACE_SIZE", "FACENITION_MIN_FACE_SHARPNESS"):
+        if getattr(settings, name) < 0:
+            problems.append(Error(f"{name} is negative; 0 turns the check off.", id="facenition.E014"))
+    calibrated = ("plain", 0, "photo")
+    configured = (settings.FACENITION_DESCRIPTOR, settings.FACENITION_DESCRIPTOR_JITTERS, settings.FACENITION_ALIGN_ON)
+    if not problems and configured != calibrated:
+        problems.append(
+            CheckWarning(
+                "FACENITION_DESCRIPTOR, FACENITION_DESCRIPTOR_JITTERS or FACENITION_ALIGN_ON differ from the "
+                "defaults the accuracy levels were calibrated for.",
+                hint="Run `python manage.py calibrate_match` and `calibrate_enrollment` with the same options and "
+                "put their fits in matching/accuracy.py and enrollment/protection/; identity tokens issued "
+                "under another descriptor stop authenticating.",
+                id="facenition.W011",
+            )
+        )
+    return problems
 
 
 @register()

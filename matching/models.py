@@ -82,11 +82,13 @@ class Face(models.Model):
     key_id = models.CharField(max_length=16, blank=True)
     model_name = models.CharField(max_length=40)
     detector_name = models.CharField(max_length=40)
+    # Everything that decided the embedding (matching.pipeline.PipelineConfig.variant).
+    descriptor = models.CharField(max_length=100, blank=True)
     box_left = models.IntegerField()
     box_top = models.IntegerField()
     box_width = models.PositiveIntegerField()
     box_height = models.PositiveIntegerField()
-    # The detector's confidence that this is a face.
+    # How sharp the face is (variance of its Laplacian at 150 px wide; the floor /match applies).
     quality = models.FloatField()
     created_at = models.DateTimeField(default=timezone.now)
 

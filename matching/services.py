@@ -43,6 +43,9 @@ def pipeline_config():
         detector_name=settings.FACENITION_DETECTOR,
         detect_max_side=settings.FACENITION_DETECT_MAX_SIDE,
         deepface_home=settings.DEEPFACE_HOME,
+        descriptor=settings.FACENITION_DESCRIPTOR,
+        jitters=settings.FACENITION_DESCRIPTOR_JITTERS,
+        align_on=settings.FACENITION_ALIGN_ON,
     )
 
 
@@ -87,9 +90,18 @@ def _analyse(pipeline, image):
     return replace(analysis, faces=[_in_original_size(face, decoded.scale) for face in analysis.faces])
 
 
+def face_quality_problem(size, sharpness, *, min_size, min_sharpness):
+    """Why a face is too poor to judge, or None."""
+    if size < min_size:
+        return f"the face is too small to judge ({size} px wide; at least {min_size} are needed)"
+    if sharpness < min_sharpness:
+        return f"the face is too blurred to judge (sharpness {sharpness:.0f}; at least {min_sharpness:g} is needed)"
+    return None
+
+
 def faces_read(*, images, exactly_one=False):
     """Runs the pipeline on intake images, decoding each in its turn. Each must show a face (exactly
-    one if asked), else 400."""
+    one if asked) that is large and sharp enough to judge, else 400."""
     pipeline = face_pipeline()
     readings = []
     for image in images:
@@ -100,6 +112,14 @@ def faces_read(*, images, exactly_one=False):
             raise BadRequest(f"{image.label}: no face found; send a photo where the face is clearly visible.")
         if exactly_one and count > 1:
             raise BadRequest(f"{image.label}: {count} faces found; send a photo of one person only.")
+        problem = face_quality_problem(
+            analysis.largest.size,
+            analysis.largest.sharpness,
+            min_size=settings.FACENITION_MIN_FACE_SIZE,
+            min_sharpness=settings.FACENITION_MIN_FACE_SHARPNESS,
+        )
+        if problem:
+            raise BadRequest(f"{image.label}: {problem}; send a closer, sharper photo.")
         readings.append(FaceReading(label=image.label, face_count=count, face=analysis.largest))
     return readings
 
@@ -222,7 +242,8 @@ def _gallery_disagreement(readings, enrolled):
     for position, reading in enumerate(readings, start=len(enrolled)):
         others = [vector for i, vector in enumerate(vectors) if i != position]
         distance = cosine_distance(reading.face.embedding, np.mean(others, axis=0))
-        if distance > worst_distance:
+        # On a tie (two photos that disagree), the later one is named: the first sets the subject.
+        if distance > threshold and distance >= worst_distance:
             worst, worst_distance = reading, distance
     if worst is None:
         return None
@@ -262,7 +283,8 @@ def gallery_enroll(*, client, subject: str, images, metadata=None) -> EnrolledSu
                 key_id=sealer.key_id,
                 model_name=config.model_name,
                 detector_name=config.detector_name,
-                quality=float(reading.face.confidence),
+                descriptor=config.variant,
+                quality=float(reading.face.sharpness),
                 **{f"box_{name}": value for name, value in reading.face.box.as_dict().items()},
             )
             face.sealed_embedding = sealer.seal(
@@ -334,6 +356,20 @@ def faces_read_every(*, image) -> list:
     return analysis.faces
 
 
+def _judgeable(face) -> bool:
+    """Whether a face is large and sharp enough to be anyone's candidate (the floor /match refuses
+    photos by); a face in the background of a group photo may not be."""
+    return (
+        face_quality_problem(
+            face.size,
+            face.sharpness,
+            min_size=settings.FACENITION_MIN_FACE_SIZE,
+            min_sharpness=settings.FACENITION_MIN_FACE_SHARPNESS,
+        )
+        is None
+    )
+
+
 def _too_large(accuracy: int, subjects: int) -> BadRequest:
     usable = [level for level in MATCH_THRESHOLDS if identification_threshold(level, subjects) is not None]
     advice = (
@@ -370,7 +406,9 @@ def gallery_identify(*, client, images, accuracy: int = DEFAULT_ACCURACY, limit:
                 {"subject": c.subject, "max_accuracy": strictest_identifying_level(c.distance, subjects)}
                 for c in candidates
                 if c.distance <= threshold
-            ],
+            ]
+            if _judgeable(face)
+            else [],
         )
         for face, candidates in zip(faces, found, strict=True)
     ]

@@ -76,3 +76,24 @@ def test_the_embedded_development_key_is_announced(settings):
 def test_secret_key_kept_as_a_retired_token_key_is_announced(settings):
     assert "facenition.W003" not in ids({}, settings)
     assert "facenition.W003" in ids({"FACENITION_RETIRED_TOKEN_KEYS": settings.SECRET_KEY}, settings)
+
+
+def test_an_unknown_descriptor_stops_start_up_and_names_the_setting(settings):
+    settings.FACENITION_DESCRIPTOR = "flipped"
+    messages = [m for m in run_checks() if m.id == "facenition.E011"]
+    assert messages and "FACENITION_DESCRIPTOR" in messages[0].msg and "plain, mirror" in messages[0].msg
+
+
+def test_an_unknown_alignment_or_jitter_count_stops_start_up(settings):
+    assert "facenition.E012" in ids({"FACENITION_ALIGN_ON": "chip"}, settings)
+    settings.FACENITION_ALIGN_ON = "photo"
+    assert "facenition.E013" in ids({"FACENITION_DESCRIPTOR_JITTERS": -1}, settings)
+
+
+def test_a_negative_face_size_floor_stops_start_up(settings):
+    assert "facenition.E014" in ids({"FACENITION_MIN_FACE_SIZE": -5}, settings)
+
+
+def test_a_descriptor_the_levels_were_not_calibrated_for_is_warned_about(settings):
+    assert "facenition.W011" in ids({"FACENITION_DESCRIPTOR": "mirror"}, settings)
+    assert "facenition.W011" not in ids({"FACENITION_DESCRIPTOR": "plain"}, settings)

@@ -21,7 +21,7 @@ from statistics import NormalDist
 import numpy as np
 
 from . import code
-from .binarisation import _EDGES, _MEAN, _SPREAD, BITS_PER_COMPONENT, CELLS, TEMPLATE_BITS, rotation
+from .binarisation import _EDGES, BITS_PER_COMPONENT, CELLS, DEPLOYED, TEMPLATE_BITS, rotation
 from .scheme import helper_bits
 
 # Random sets of 46 equations the inversion tries. When each holds with probability 8/9, all 46 hold
@@ -86,7 +86,7 @@ def embedding_from_template(template, seed):
     bits = np.append(template, 0).reshape(-1, BITS_PER_COMPONENT)
     cells = bits.sum(axis=1)
     standardised = rotation(seed).T @ _CELL_MEANS[cells]
-    vector = standardised * _SPREAD + _MEAN
+    vector = standardised * DEPLOYED.spread + DEPLOYED.mean
     return vector / np.linalg.norm(vector)
 
 

@@ -1,5 +1,6 @@
 """Embedding → 1,023 template bits, with a rotation that differs for every token."""
 
+from dataclasses import dataclass, field
 from statistics import NormalDist
 
 import numpy as np
@@ -10,8 +11,26 @@ CELLS = 9
 BITS_PER_COMPONENT = CELLS - 1
 TEMPLATE_BITS = 1023
 
-_MEAN = np.array(POPULATION_MEAN)
-_SPREAD = np.array(POPULATION_SPREAD)
+
+@dataclass(frozen=True)
+class Population:
+    """What centres and scales unit-length embeddings: a mean and a per-component spread."""
+
+    mean: np.ndarray = field(repr=False)
+    spread: np.ndarray = field(repr=False)
+
+    @classmethod
+    def of(cls, embeddings_by_person):
+        """Derived from unit-length embeddings grouped by person: the mean is the average of per-person
+        means, so a person with many photos does not pull it towards themselves; the spread is each
+        component's root-mean-square deviation of every photo from that mean."""
+        people = [np.asarray(embeddings) for embeddings in embeddings_by_person]
+        mean = np.mean([embeddings.mean(axis=0) for embeddings in people], axis=0)
+        photos = np.concatenate(people)
+        return cls(mean=mean, spread=np.sqrt(((photos - mean) ** 2).mean(axis=0)))
+
+
+DEPLOYED = Population(mean=np.array(POPULATION_MEAN), spread=np.array(POPULATION_SPREAD))
 # Cell boundaries that split a standard normal into equally likely cells.
 _EDGES = np.array([NormalDist().inv_cdf(k / CELLS) for k in range(1, CELLS)])
 
@@ -19,18 +38,23 @@ _EDGES = np.array([NormalDist().inv_cdf(k / CELLS) for k in range(1, CELLS)])
 def rotation(seed):
     """A random orthogonal matrix drawn from `seed` (bytes): the same seed, the same matrix."""
     generator = np.random.Generator(np.random.PCG64(int.from_bytes(seed, "big")))
-    q, r = np.linalg.qr(generator.standard_normal((_MEAN.size, _MEAN.size)))
+    q, r = np.linalg.qr(generator.standard_normal((DEPLOYED.mean.size, DEPLOYED.mean.size)))
     return q * np.sign(np.diag(r))
 
 
-def template_bits(embedding, seed):
-    """Thermometer bits of the rotated, standardised embedding: a uint8 array of 0s and 1s.
+def templates(embeddings, seed, population=DEPLOYED):
+    """Thermometer bits of each rotated, standardised embedding (one per row): uint8 0s and 1s.
 
     Rotating after standardising spreads each person's identity over every component, so the bits
     of two tokens with different seeds are no more alike for one face than for two faces."""
-    vector = np.asarray(embedding, dtype=np.float64)
-    vector = vector / np.linalg.norm(vector)
-    standardised = rotation(seed) @ ((vector - _MEAN) / _SPREAD)
+    vectors = np.atleast_2d(np.asarray(embeddings, dtype=np.float64))
+    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    standardised = ((vectors - population.mean) / population.spread) @ rotation(seed).T
     cells = np.searchsorted(_EDGES, standardised)
-    bits = (np.arange(BITS_PER_COMPONENT)[None, :] < cells[:, None]).astype(np.uint8).ravel()
-    return bits[:TEMPLATE_BITS]
+    bits = (np.arange(BITS_PER_COMPONENT) < cells[..., None]).astype(np.uint8)
+    return bits.reshape(len(vectors), -1)[:, :TEMPLATE_BITS]
+
+
+def template_bits(embedding, seed, population=DEPLOYED):
+    """The template bits of one embedding."""
+    return templates(embedding, seed, population)[0]

@@ -8,17 +8,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import code
-from .binarisation import TEMPLATE_BITS, template_bits
+from .binarisation import DEPLOYED, TEMPLATE_BITS, template_bits
 from .keyring import HELPER_DATA, KEY_CHECK
 
 SEED_BYTES = 16
 HELPER_BYTES = (TEMPLATE_BITS + 7) // 8
 
-# Accuracy level → the most bit errors a probe may need corrected; level 1 is the code's own limit.
-# Calibrated by `scripts/calibrate_enrollment.py` on the shared face set with 3-photo enrollment
-# (the table is in the README): level 4 must let through at least 95% of genuine attempts and no
-# impostor attempt.
-ERRORS_ALLOWED = {1: 219, 2: 212, 3: 204, 4: 196, 5: 188, 6: 180, 7: 172, 8: 164}
+# Accuracy level → the most bit errors a probe may need corrected: `calibrate_enrollment`'s fit on every
+# person of the shared face set, 3-photo enrollments, to the levels' target false-match rates
+# (matching.accuracy). A normal fitted to the impostor attempts' bit distances puts even the code's
+# own limit (219) below the targets of levels 1-7, so they share it; level 8 is stricter.
+ERRORS_ALLOWED = {1: 219, 2: 219, 3: 219, 4: 219, 5: 219, 6: 219, 7: 219, 8: 207}
 
 
 # The first identity tokens (fit1) kept an HMAC of the key; fit2 tokens keep its hash, encrypted,
@@ -79,12 +79,13 @@ def _key_matches(commitment, key_bits, *, enrollment_id, key, version):
     return hmac.compare_digest(_key_digest(key_bits, enrollment_id), clear)
 
 
-def commit(*, embedding, enrollment_id, key):
+def commit(*, embedding, enrollment_id, key, population=DEPLOYED):
     """A fresh commitment to `embedding` under the token key `key` (facenition.keyring.TokenKey): new
-    seed, new rotation, new BCH key. `enrollment_id` is bytes."""
+    seed, new rotation, new BCH key. `enrollment_id` is bytes. `population` is for the calibration,
+    which fits its own without the people it tries."""
     seed = secrets.token_bytes(SEED_BYTES)
     bch_key = code.random_key()
-    helper = np.packbits(code.encode(bch_key) ^ template_bits(embedding, seed)).tobytes()
+    helper = np.packbits(code.encode(bch_key) ^ template_bits(embedding, seed, population)).tobytes()
     return Commitment(
         seed=seed,
         sealed_helper=_xor(helper, _helper_stream(key, CURRENT_VERSION, enrollment_id, seed)),
@@ -105,11 +106,11 @@ def reseal(commitment, *, enrollment_id, old_key, new_key):
     )
 
 
-def open_commitment(commitment, *, embedding, enrollment_id, key, version=CURRENT_VERSION):
+def open_commitment(commitment, *, embedding, enrollment_id, key, version=CURRENT_VERSION, population=DEPLOYED):
     """How many bit errors `embedding` needed corrected to unlock the commitment, or None if it
     does not unlock it at all."""
     word = helper_bits(commitment, enrollment_id=enrollment_id, key=key, version=version) ^ template_bits(
-        embedding, commitment.seed
+        embedding, commitment.seed, population
     )
     bch_key, errors = code.decode(word)
     if bch_key is None or not _key_matches(commitment, bch_key, enrollment_id=enrollment_id, key=key, version=version):

@@ -9,7 +9,17 @@ Models load once per process, on first use or on an explicit `load()`, through d
 operator can name another deepface model or detector in the settings.
 """
 
-from .core import Analysis, Box, Face, FacePipeline, PipelineConfig, cosine_distance, get_pipeline
+from .core import (
+    ALIGN_ON,
+    DESCRIPTORS,
+    Analysis,
+    Box,
+    Face,
+    FacePipeline,
+    PipelineConfig,
+    cosine_distance,
+    get_pipeline,
+)
 from .images import (
     DecodedImage,
     ImageHeader,
@@ -22,6 +32,8 @@ from .images import (
 from .weights import DESCRIPTOR, SHAPE_PREDICTOR, WeightsMissing, missing_weights, place_weights, weights_dir
 
 __all__ = [
+    "ALIGN_ON",
+    "DESCRIPTORS",
     "Analysis",
     "DESCRIPTOR",
     "SHAPE_PREDICTOR",

@@ -5,6 +5,10 @@ import numpy as np
 
 from .weights import SHAPE_PREDICTOR, WeightsMissing, missing_weights, weights_dir
 
+DESCRIPTORS = ("plain", "mirror")
+ALIGN_ON = ("photo", "detection")
+CHIP_SIDE = 150
+
 
 @dataclass(frozen=True)
 class PipelineConfig:
@@ -12,6 +16,28 @@ class PipelineConfig:
     detector_name: str = "dlib"
     detect_max_side: int = 640
     deepface_home: str | None = None
+    # Dlib only. "mirror" averages the descriptors of the aligned chip and of its mirror image;
+    # `jitters` asks dlib for that many randomly jittered copies more; `align_on` says whether the
+    # landmarks and the chip come from the full-size photo or from the detection copy.
+    descriptor: str = "plain"
+    jitters: int = 0
+    align_on: str = "photo"
+
+    def __post_init__(self):
+        if self.descriptor not in DESCRIPTORS:
+            raise ValueError(f"descriptor: one of {', '.join(DESCRIPTORS)}, not {self.descriptor!r}")
+        if self.align_on not in ALIGN_ON:
+            raise ValueError(f"align_on: one of {', '.join(ALIGN_ON)}, not {self.align_on!r}")
+        if not 0 <= self.jitters <= 100:
+            raise ValueError(f"jitters: between 0 and 100, not {self.jitters}")
+
+    @property
+    def variant(self):
+        """Everything that decides an embedding, as one string (the calibration cache keys on it)."""
+        return (
+            f"{self.model_name}-{self.detector_name}-{self.detect_max_side}-{self.descriptor}"
+            f"-j{self.jitters}-{self.align_on}"
+        )
 
 
 @dataclass(frozen=True)
@@ -34,6 +60,13 @@ class Face:
     box: Box
     confidence: float
     embedding: np.ndarray = field(repr=False)
+    # Variance of the Laplacian of the face, grey, scaled to 150 px wide: low when blurred.
+    sharpness: float = 0.0
+
+    @property
+    def size(self):
+        """The face's width in pixels of the full-size photo."""
+        return self.box.right - self.box.left
 
 
 @dataclass(frozen=True)
@@ -51,6 +84,19 @@ def cosine_distance(a, b):
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     return float(1.0 - np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def sharpness(rgb, box):
+    """Variance of the Laplacian of the face region, grey and scaled to 150 px wide."""
+    import cv2
+
+    crop = rgb[box.top : box.bottom, box.left : box.right]
+    if crop.size == 0:
+        return 0.0
+    grey = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY)
+    height = max(1, round(grey.shape[0] * CHIP_SIDE / grey.shape[1]))
+    grey = cv2.resize(grey, (CHIP_SIDE, height), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
 class FacePipeline:
@@ -112,8 +158,15 @@ class FacePipeline:
             )
             if box.area == 0:
                 continue
-            embedding = self._embed(rgb, box, region, scale)
-            faces.append(Face(box=box, confidence=float(region.confidence or 0.0), embedding=embedding))
+            embedding = self._embed(rgb, small, box, region, scale)
+            faces.append(
+                Face(
+                    box=box,
+                    confidence=float(region.confidence or 0.0),
+                    embedding=embedding,
+                    sharpness=sharpness(rgb, box),
+                )
+            )
         faces.sort(key=lambda face: face.box.area, reverse=True)
         return Analysis(width=width, height=height, faces=faces)
 
@@ -130,14 +183,29 @@ class FacePipeline:
         )
         return small, scale
 
-    def _embed(self, rgb, box, region, scale):
+    def _embed(self, rgb, small, box, region, scale):
         if self.config.model_name == "Dlib":
-            # dlib's own alignment: 5 landmarks on the full-size photo, then a 150x150 chip with
-            # 25% padding, which is what the ResNet descriptor was trained on.
-            rect = self._dlib.rectangle(box.left, box.top, box.right, box.bottom)
-            shape = self._shape_predictor(rgb, rect)
-            return np.asarray(self._descriptor.compute_face_descriptor(rgb, shape), dtype=np.float64)
+            return self._embed_dlib(rgb, small, box, scale)
         return self._embed_generic(rgb, region, scale)
+
+    def _embed_dlib(self, rgb, small, box, scale):
+        # dlib's own alignment: 5 landmarks, then a 150x150 chip with 25% padding, which is what
+        # the ResNet descriptor was trained on.
+        if self.config.align_on == "detection":
+            source = small
+            rect = self._dlib.rectangle(
+                int(box.left * scale), int(box.top * scale), int(box.right * scale), int(box.bottom * scale)
+            )
+        else:
+            source = rgb
+            rect = self._dlib.rectangle(box.left, box.top, box.right, box.bottom)
+        shape = self._shape_predictor(source, rect)
+        chip = self._dlib.get_face_chip(source, shape, size=CHIP_SIDE, padding=0.25)
+        chips = [chip]
+        if self.config.descriptor == "mirror":
+            chips.append(np.ascontiguousarray(chip[:, ::-1]))
+        vectors = self._descriptor.compute_face_descriptor(chips, self.config.jitters)
+        return np.mean(np.asarray(vectors, dtype=np.float64), axis=0)
 
     def _embed_generic(self, rgb, region, scale):
         from deepface.models.Detector import FacialAreaRegion

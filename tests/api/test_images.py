@@ -181,7 +181,7 @@ def test_it_decodes_one_image_at_a_time_each_just_before_it_is_read(authed, monk
 
     def analyse(pipeline, rgb):
         events.append("read")
-        face = Face(box=Box(0, 0, 10, 10), confidence=1.0, embedding=np.ones(128))
+        face = Face(box=Box(0, 0, 64, 48), confidence=1.0, embedding=np.ones(128))  # wide enough to judge
         return Analysis(width=rgb.shape[1], height=rgb.shape[0], faces=[face])
 
     monkeypatch.setattr(images, "decode_image", decode)

@@ -180,3 +180,54 @@ def test_authenticate_counts_concurrent_failures_exactly(client_token, people, p
     assert sorted(statuses) == [200] * 5 + [429] * (attempts - 5)
     enrollment = Enrollment.objects.get()
     assert (enrollment.consecutive_failures, enrollment.total_failures) == (5, 5)
+
+
+def strangers(people, identity, count=10):
+    """One photo each of `count` people other than `identity`: their mean is a face of no one."""
+    others = [
+        person
+        for person in (
+            "deepface-b",
+            "deepface-c",
+            "deepface-d",
+            "deepface-e",
+            "deepface-f",
+            "deepface-g",
+            "deepface-h",
+            "deepface-i",
+            "obama",
+            "biden",
+            "alex-lacamoire",
+            "kit-harington",
+        )
+        if person != identity
+    ]
+    return [people(person)[0] for person in others[:count]]
+
+
+@pytest.mark.parametrize("accuracy", sorted(ERRORS_ALLOWED))
+def test_authenticate_refuses_a_mean_face_of_other_people_at_every_level(authed, enroll, people, accuracy):
+    token = enroll("deepface-a", accuracy=accuracy)
+    response = authenticate(authed, token["token"], strangers(people, "deepface-a"), accuracy=accuracy)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert "does not show the same person as" in error and "counts as a failed one" in error
+    assert Enrollment.objects.get(pk=token["id"]).consecutive_failures == 1
+
+
+def test_authenticate_names_the_live_photo_of_someone_else(authed, enroll, people):
+    token = enroll("deepface-a")
+    live = [people("deepface-a")[5], people("deepface-b")[0], people("deepface-a")[6]]
+    response = authenticate(authed, token["token"], live)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("image[1] does not show the same person as image[0], image[2]")
+    enrollment = Enrollment.objects.get(pk=token["id"])
+    assert (enrollment.consecutive_failures, enrollment.total_failures) == (1, 1)
+
+
+def test_authenticate_cools_down_after_five_mixed_sets_of_photos(authed, enroll, people):
+    token = enroll("deepface-a")["token"]
+    mixed = [people("deepface-a")[5], people("deepface-b")[0]]
+    for _ in range(5):
+        assert authenticate(authed, token, mixed).status_code == 400
+    assert authenticate(authed, token, people("deepface-a")[5:7]).status_code == 429

@@ -41,7 +41,7 @@ def opens(token, embedding):
 
 
 def test_no_column_of_any_table_holds_an_embedding_or_an_image(authed, people):
-    tokens = [issued(authed, people(identity)[:3]) for identity in ("deepface-a", "obama", "deepface-c")]
+    tokens = [issued(authed, people(identity)[:3]) for identity in ("deepface-a", "obama", "deepface-e")]
     authenticate(authed, tokens[0], people("deepface-a")[6:7])
     authenticate(authed, tokens[0], people("deepface-b")[:1])
     authed.post("/rotate", {"token": tokens[1], "image": images(*people("obama")[3:6])}, format="json")

@@ -57,3 +57,23 @@ def test_rotate_is_refused_during_a_cool_down(authed, enroll, people):
     for _ in range(5):
         rotate(authed, old["token"], people("deepface-b")[:1])
     assert rotate(authed, old["token"], people("deepface-a")[3:6]).status_code == 429
+
+
+def test_rotate_refuses_a_mean_face_of_other_people(authed, enroll, people):
+    old = enroll("deepface-a", accuracy=1)
+    others = ("deepface-b", "deepface-c", "deepface-d", "deepface-e", "obama", "biden")
+    response = rotate(authed, old["token"], [people(person)[0] for person in others], accuracy=1)
+    assert response.status_code == 400
+    assert "does not show the same person as" in response.json()["error"]
+    assert Enrollment.objects.count() == 1
+    enrollment = Enrollment.objects.get()
+    assert (enrollment.revoked_at, enrollment.consecutive_failures) == (None, 1)
+
+
+def test_rotate_names_the_live_photo_of_someone_else(authed, enroll, people):
+    old = enroll("deepface-a")
+    live = [people("deepface-a")[3], people("deepface-a")[4], people("deepface-c")[0]]
+    response = rotate(authed, old["token"], live)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("image[2] does not show the same person as image[0], image[1]")
+    assert Enrollment.objects.get().revoked_at is None

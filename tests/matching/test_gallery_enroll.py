@@ -29,7 +29,7 @@ def test_each_face_records_how_it_was_read_and_no_image(authed, photo):
     assert (face.model_name, face.detector_name) == ("Dlib", "dlib")
     assert face.box_width > 0 and face.box_height > 0 and face.quality > 0
     assert {field.name for field in Face._meta.get_fields()} == {
-        "id", "subject", "sealed_embedding", "key_id", "model_name", "detector_name",
+        "id", "subject", "sealed_embedding", "key_id", "model_name", "detector_name", "descriptor",
         "box_left", "box_top", "box_width", "box_height", "quality", "created_at",
     }  # fmt: skip
 

@@ -4,6 +4,9 @@ identified, 5 people never enrolled."""
 import pytest
 
 from matching.accuracy import DEFAULT_ACCURACY, MAX_ACCURACY, largest_gallery
+from matching.models import Gallery
+from matching.pipeline import decode_image
+from matching.services import face_pipeline, gallery_nearest
 from tests.matching.conftest import gallery_identify, synthetic_subjects
 
 pytestmark = [pytest.mark.django_db, pytest.mark.faces]
@@ -16,18 +19,32 @@ def answer(response):
     return body
 
 
-def test_enrolled_people_are_identified_first_among_the_candidates(authed, enrolled_gallery):
-    # Level 1 is the most tolerant; scored 1:N over 10 subjects it still holds its false-match target.
+def test_enrolled_peoples_other_photos_find_them_first(authed, client_row, enrolled_gallery):
+    # Rank-1, closed set: the nearest subject of the gallery, whatever the level, is the person.
     probes = [(identity, photo) for identity, photos in enrolled_gallery.items() for photo in photos]
     assert len(probes) >= 20
+    pipeline = face_pipeline()
+    embeddings = [
+        pipeline.analyse(decode_image(photo.file, photo.read()).pixels).largest.embedding for _, photo in probes
+    ]
+    _, nearest = gallery_nearest(gallery=Gallery.objects.get(client=client_row), embeddings=embeddings, limit=1)
+    wrong = [
+        photo.file for (identity, photo), found in zip(probes, nearest, strict=True) if found[0].subject != identity
+    ]
+    assert len(wrong) <= 0.05 * len(probes), wrong
+
+
+def test_at_the_most_tolerant_level_the_first_candidate_is_the_person(authed, enrolled_gallery):
+    # Level 1 scored 1:N over 10 subjects: its 1-in-1,000 target holds for the whole gallery, so a
+    # few genuine photos get no candidate; none gets someone else.
+    probes = [(identity, photo) for identity, photos in enrolled_gallery.items() for photo in photos]
     first = {}
     for identity, photo in probes:
-        body = answer(gallery_identify(authed, photo, accuracy=1))
-        candidates = body["faces"][0]["candidates"]
+        candidates = answer(gallery_identify(authed, photo, accuracy=1))["faces"][0]["candidates"]
         first[photo.file] = (identity, candidates[0]["subject"] if candidates else None)
-    wrong = {file: seen for file, seen in first.items() if seen[0] != seen[1]}
-    assert len(wrong) <= 0.05 * len(probes), f"rank-1 wrong or missing for {wrong}"
-    assert not [file for file, (identity, seen) in wrong.items() if seen is not None], "a wrong person came first"
+    assert [file for file, (identity, seen) in first.items() if seen not in (identity, None)] == []
+    found = sum(seen is not None for _, seen in first.values())
+    assert found >= 0.9 * len(probes), first
 
 
 def test_people_never_enrolled_have_no_candidate_at_the_default_level(authed, enrolled_gallery, gallery_people):

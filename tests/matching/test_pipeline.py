@@ -1,3 +1,7 @@
+import dataclasses
+
+import cv2
+import dlib
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
@@ -9,8 +13,10 @@ from matching.pipeline import (
     decode_image,
     missing_weights,
     place_weights,
+    weights_dir,
 )
-from matching.services import face_pipeline
+from matching.pipeline.weights import DESCRIPTOR, SHAPE_PREDICTOR
+from matching.services import face_pipeline, pipeline_config
 
 pytestmark = pytest.mark.faces
 
@@ -70,3 +76,50 @@ def test_check_models_reports_the_loaded_models(capsys):
     call_command("check_models")
     out = capsys.readouterr().out
     assert "model Dlib, detector dlib" in out and "models OK" in out
+
+
+def by_hand(pixels, box, chips):
+    """dlib's descriptor of the aligned chip(s), computed without the pipeline."""
+    folder = weights_dir(face_pipeline().config.deepface_home)
+    landmarks = dlib.shape_predictor(str(folder / SHAPE_PREDICTOR))
+    encoder = dlib.face_recognition_model_v1(str(folder / DESCRIPTOR))
+    shape = landmarks(pixels, dlib.rectangle(box.left, box.top, box.right, box.bottom))
+    chip = dlib.get_face_chip(pixels, shape, size=150, padding=0.25)
+    return [np.asarray(encoder.compute_face_descriptor(c)) for c in chips(chip)]
+
+
+def test_the_mirror_descriptor_averages_the_chip_and_its_mirror_image(photo):
+    pixels = decode_image("image[0]", photo("deepface-c_img3.jpg").read()).pixels
+    mirror = FacePipeline(dataclasses.replace(face_pipeline().config, descriptor="mirror"))
+    face = mirror.analyse(pixels).largest
+    straight, flipped = by_hand(pixels, face.box, lambda chip: [chip, np.ascontiguousarray(chip[:, ::-1])])
+    assert np.allclose(face.embedding, (straight + flipped) / 2)
+    assert cosine_distance(straight, flipped) > 0.001  # the mirror image is another view, not the same numbers
+
+
+def test_the_server_computes_the_plain_descriptor_by_default(photo):
+    pixels = decode_image("image[0]", photo("deepface-c_img3.jpg").read()).pixels
+    face = face_pipeline().analyse(pixels).largest
+    assert pipeline_config().descriptor == "plain" and pipeline_config().jitters == 0
+    (straight,) = by_hand(pixels, face.box, lambda chip: [chip])
+    assert np.array_equal(face.embedding, straight)
+
+
+def test_the_descriptor_is_a_setting(settings):
+    settings.FACENITION_DESCRIPTOR = "mirror"
+    settings.FACENITION_DESCRIPTOR_JITTERS = 2
+    settings.FACENITION_ALIGN_ON = "detection"
+    assert (pipeline_config().descriptor, pipeline_config().jitters, pipeline_config().align_on) == (
+        "mirror",
+        2,
+        "detection",
+    )
+    assert face_pipeline().config.descriptor == "mirror"
+
+
+def test_blur_lowers_the_sharpness_and_size_is_the_face_width(photo):
+    pixels = decode_image("image[0]", photo("deepface-c_img3.jpg").read()).pixels
+    sharp = face_pipeline().analyse(pixels).largest
+    blurred = face_pipeline().analyse(cv2.GaussianBlur(pixels, (0, 0), 6)).largest
+    assert blurred.sharpness < sharp.sharpness / 4
+    assert sharp.size == sharp.box.right - sharp.box.left
