@@ -53,13 +53,18 @@ def _sealers():
     return gallery_sealers()
 
 
-def _open_bytes(sealers, gallery_id: int, subject_id: int, face_id: object, sealed: bytes, key_id: str) -> bytes:
+def open_sealed(sealers, gallery_id: int, subject_id: int, face_id: object, sealed: bytes, key_id: str) -> bytes:
     sealer = sealers.get(key_id)
     if sealer is None:
         raise SealBroken(f"face {face_id} was sealed under a token key the server no longer has (key id {key_id})")
-    return sealer.open_bytes(
-        sealed, associated_data=face_associated_data(gallery_id=gallery_id, subject_id=subject_id, face_id=face_id)
-    )
+    try:
+        return sealer.open_bytes(
+            sealed, associated_data=face_associated_data(gallery_id=gallery_id, subject_id=subject_id, face_id=face_id)
+        )
+    except SealBroken:
+        raise SealBroken(
+            f"face {face_id}'s sealed embedding does not open for its row: it was altered or moved in the database"
+        ) from None
 
 
 def subject_centroids(gallery_id: int, faces, expected: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -70,7 +75,7 @@ def subject_centroids(gallery_id: int, faces, expected: int = 0) -> tuple[np.nda
     sealers = _sealers()
     matrix = _Sums(expected)
     for chunk in _chunks(faces, FETCH_CHUNK):
-        plain = b"".join(_open_bytes(sealers, gallery_id, row[1], row[0], row[2], row[3]) for row in chunk)
+        plain = b"".join(open_sealed(sealers, gallery_id, row[1], row[0], row[2], row[3]) for row in chunk)
         matrix.add(
             [row[1] for row in chunk], np.frombuffer(plain, dtype=EMBEDDING_DTYPE).reshape(len(chunk), DIMENSIONS)
         )

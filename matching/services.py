@@ -25,10 +25,10 @@ from .accuracy import (
     strictest_identifying_level,
     strictest_matching_level,
 )
-from .gallery_index import gallery_search, gallery_size
+from .gallery_index import gallery_search, gallery_size, open_sealed
 from .models import Face, Gallery, Subject
 from .pipeline import Box, PipelineConfig, cosine_distance, get_pipeline
-from .sealing import EmbeddingSealer, SealBroken, face_associated_data
+from .sealing import EMBEDDING_DTYPE, EmbeddingSealer, SealBroken, face_associated_data
 
 log = logging.getLogger("facenition.matching")
 
@@ -215,19 +215,16 @@ def _sealed_faces_checked():
     except SealBroken as broken:
         log.error("gallery integrity: %s", broken)
         raise UpstreamFailure(
-            f"The gallery cannot be read: {broken}. It was altered in the database; the operator must "
-            "restore it or forget that face."
+            f"The gallery cannot be searched: {broken}. The operator must restore it from a backup, put the "
+            "token key back in FACENITION_RETIRED_TOKEN_KEYS, or forget that face."
         ) from None
 
 
 def _open_face(face: Face, gallery_id: int) -> np.ndarray:
-    sealer = gallery_sealers().get(face.key_id)
-    if sealer is None:
-        raise SealBroken(f"face {face.pk} was sealed under a token key the server no longer has")
-    return sealer.open(
-        face.sealed_embedding,
-        associated_data=face_associated_data(gallery_id=gallery_id, subject_id=face.subject_id, face_id=face.pk),
+    plain = open_sealed(
+        gallery_sealers(), gallery_id, face.subject_id, face.pk, bytes(face.sealed_embedding), face.key_id
     )
+    return np.frombuffer(plain, dtype=EMBEDDING_DTYPE)
 
 
 def _gallery_disagreement(readings, enrolled):
@@ -485,14 +482,13 @@ def gallery_forget(*, client, subject: str = "", face_id=None) -> Forgotten:
 @dataclass(frozen=True)
 class Resealed:
     resealed: int
-    unopenable: int  # sealed under a key the server no longer has
+    unopenable: int  # sealed under a key the server no longer has, or altered
 
 
 def gallery_reseal(*, batch: int = 1000) -> Resealed:
     """Re-seals every gallery face not sealed under the current token key, so that a retired key can
     then be removed. The embeddings do not change, so no worker needs to reload anything."""
     current = gallery_sealer()
-    sealers = gallery_sealers()
     resealed = unopenable = 0
     stale = Face.objects.exclude(key_id=current.key_id).select_related("subject").order_by("pk")
     last = None
@@ -504,13 +500,14 @@ def gallery_reseal(*, batch: int = 1000) -> Resealed:
         last = faces[-1].pk
         with transaction.atomic():
             for face in faces:
-                if face.key_id not in sealers:
+                try:
+                    embedding = _open_face(face, face.subject.gallery_id)
+                except SealBroken:
                     unopenable += 1
                     continue
                 associated_data = face_associated_data(
                     gallery_id=face.subject.gallery_id, subject_id=face.subject_id, face_id=face.pk
                 )
-                embedding = sealers[face.key_id].open(face.sealed_embedding, associated_data=associated_data)
                 Face.objects.filter(pk=face.pk, key_id=face.key_id).update(
                     sealed_embedding=current.seal(embedding, associated_data=associated_data), key_id=current.key_id
                 )

@@ -92,7 +92,7 @@ def test_a_gallery_with_swapped_ciphertexts_is_refused_not_searched(authed, enro
     response = gallery_identify(authed, photo("obama_obama3.jpg"), accuracy=1)
 
     assert response.status_code == 502
-    assert "It was altered in the database" in response.json()["error"]
+    assert "it was altered or moved in the database" in response.json()["error"]
 
 
 def test_a_ciphertext_opens_only_under_its_own_token_key(enrolled):

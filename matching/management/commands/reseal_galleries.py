@@ -11,6 +11,6 @@ class Command(BaseCommand):
         self.stdout.write(f"re-sealed {result.resealed} gallery face(s) under the current token key")
         if result.unopenable:
             self.stderr.write(
-                f"{result.unopenable} face(s) are sealed under a key the server no longer has: "
-                "add that key back to open them, or forget them."
+                f"{result.unopenable} face(s) do not open: sealed under a key the server no longer has (add it "
+                "back to FACENITION_RETIRED_TOKEN_KEYS) or altered in the database (restore or forget them)."
             )
