@@ -10,7 +10,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/$(shell expr $(CHECKOUT_ID) % 15 + 1)
 BIND ?= 127.0.0.1:8000
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/facenition_bench
 
-.PHONY: setup setup-dev browser run test test-fast test-names lint format worker beat calibrate calibrate-enrollment bench refresh-pins
+.PHONY: setup setup-dev browser run test test-fast test-names lint format worker beat calibrate calibrate-enrollment bench bench-gallery refresh-pins
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -93,3 +93,7 @@ bench: setup-dev
 		|| echo "opencv-data could not be installed: bench.pipeline will leave deepface's default call out"
 	$(PY) -m bench.pipeline
 	$(PY) -m bench.over_http --database-url $(BENCH_DATABASE_URL)
+
+# Galleries at 1k to 1M faces, beside deepface's own search (about 30 minutes, most of it enrolling 1M faces).
+bench-gallery: setup-dev
+	$(PY) -m bench.gallery --database-url $(BENCH_DATABASE_URL)

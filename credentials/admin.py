@@ -46,15 +46,16 @@ class ClientAdmin(ReadOnlyModelAdmin):
             self.log_change(request, client, f"Issued client token {issued.token.prefix}…")
             self.message_user(request, f"{client}: new client token {issued.raw} (shown this once).", messages.SUCCESS)
 
-    @admin.action(description="Delete selected clients, their client tokens and their enrollments")
+    @admin.action(description="Delete selected clients, their client tokens, their enrollments and their gallery")
     def delete_clients(self, request, queryset):
         for client in queryset:
             self.log_deletions(request, Client.objects.filter(pk=client.pk))
             deleted = client_delete(client=client)
             self.message_user(
                 request,
-                f"Deleted {deleted.client} with {deleted.credentials} client token(s) and "
-                f"{deleted.enrollments} enrollment(s); their identity tokens now answer 410.",
+                f"Deleted {deleted.client} with {deleted.credentials} client token(s), "
+                f"{deleted.enrollments} enrollment(s) and {deleted.gallery_subjects} gallery subject(s) of "
+                f"{deleted.gallery_faces} face(s); their identity tokens now answer 410.",
                 messages.WARNING,
             )
 

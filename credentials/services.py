@@ -147,20 +147,34 @@ class ClientDeletion:
     client: str
     credentials: int
     enrollments: int
+    gallery_subjects: int = 0
+    gallery_faces: int = 0
 
 
 def client_delete(*, client: Client) -> ClientDeletion:
-    """Deletes a client with its credentials and its enrollments, whose identity tokens then answer
-    410; says how many of each went."""
+    """Deletes a client with its credentials, its enrollments (whose identity tokens then answer 410)
+    and its gallery; says how many of each went."""
     from enrollment.models import Enrollment
+    from matching.models import Face, Subject
 
     with transaction.atomic():
         described = str(client)
         credentials = ClientToken.objects.filter(client=client).count()
         enrollments = Enrollment.objects.filter(client=client).count()
+        subjects = Subject.objects.filter(gallery__client=client).count()
+        faces = Face.objects.filter(subject__gallery__client=client).count()
         client.delete()
-    log.info("deleted %s with %d credential(s) and %d enrollment(s)", described, credentials, enrollments)
-    return ClientDeletion(client=described, credentials=credentials, enrollments=enrollments)
+    log.info(
+        "deleted %s with %d credential(s), %d enrollment(s) and %d gallery subject(s) of %d face(s)",
+        described, credentials, enrollments, subjects, faces,
+    )  # fmt: skip
+    return ClientDeletion(
+        client=described,
+        credentials=credentials,
+        enrollments=enrollments,
+        gallery_subjects=subjects,
+        gallery_faces=faces,
+    )
 
 
 def verification_current(*, email: str, phone: str, for_update: bool = False) -> Verification | None:

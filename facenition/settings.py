@@ -462,6 +462,14 @@ FACENITION_AUTH_COOLDOWN_SECONDS = envint("FACENITION_AUTH_COOLDOWN_SECONDS", 30
 # ... and after this many, the token is locked (403) until the person enrolls again.
 FACENITION_AUTH_LOCK_FAILURES = envint("FACENITION_AUTH_LOCK_FAILURES", 50, minimum=1)
 
+# Galleries (1:N identification)
+# How each worker searches a gallery: "exact" (every subject, one matrix product) or "ivf" (faiss-cpu's
+# approximate inverted-file index) for galleries of at least FACENITION_GALLERY_IVF_MIN_SUBJECTS subjects.
+FACENITION_GALLERY_INDEX = envchoice("FACENITION_GALLERY_INDEX", "exact", ("exact", "ivf"))
+FACENITION_GALLERY_IVF_MIN_SUBJECTS = envint("FACENITION_GALLERY_IVF_MIN_SUBJECTS", 500_000, minimum=1)
+# How many galleries a worker keeps in memory; the least recently searched one goes first.
+FACENITION_GALLERY_CACHE_GALLERIES = envint("FACENITION_GALLERY_CACHE_GALLERIES", 64, minimum=1)
+
 if problems:
     raise ImproperlyConfigured(
         "Bad settings (in the environment or .env; .env.example lists every one):\n  " + "\n  ".join(problems)

@@ -5,8 +5,11 @@ chosen here before any fitting, 1 the most tolerant, 8 the strictest.
 (`MATCH_THRESHOLDS`); identity tokens turn it into a gate on the bit errors the decoder corrects
 (`enrollment.protection.ERRORS_ALLOWED`). Both are fitted to these targets by
 `python manage.py calibrate_match` and `python manage.py calibrate_enrollment`, with people held
-out; the README shows their tables, measured on held-out folds only.
+out; the README shows their tables, measured on held-out folds only. `/gallery/identify` scores the
+same levels 1:N (`identification_threshold`, below).
 """
+
+import math
 
 DEFAULT_ACCURACY = 4
 MIN_ACCURACY = 1
@@ -46,4 +49,47 @@ def is_match(distance, accuracy):
 def strictest_matching_level(distance):
     """The highest level at which `distance` still matches, 0 if none does."""
     passing = [level for level, threshold in MATCH_THRESHOLDS.items() if distance <= threshold]
+    return max(passing, default=0)
+
+
+# 1:N identification. A probe compared with N subjects is falsely identified about N times as often
+# as one compared with one (FPIR ≈ N × FMR), so a level holds its target false-match rate as the
+# false-positive identification rate of a gallery only with a stricter threshold: the one the level
+# table gives for the rate target / N, interpolated between levels in log rate. Past the strictest
+# level's rate there is no calibrated threshold: the gallery is too large for that level.
+
+
+def false_match_threshold(rate):
+    """The cosine-distance threshold the level table gives for false-match rate `rate`, or None when
+    `rate` is below the strictest level's target. At or above the most tolerant level's target, its
+    threshold (no level is looser than level 1)."""
+    levels = sorted(TARGET_FALSE_MATCH_RATES)
+    if rate >= TARGET_FALSE_MATCH_RATES[levels[0]]:
+        return MATCH_THRESHOLDS[levels[0]]
+    for looser, stricter in zip(levels, levels[1:], strict=False):
+        high, low = TARGET_FALSE_MATCH_RATES[looser], TARGET_FALSE_MATCH_RATES[stricter]
+        if low <= rate <= high:
+            share = math.log(high / rate) / math.log(high / low)
+            return MATCH_THRESHOLDS[looser] + share * (MATCH_THRESHOLDS[stricter] - MATCH_THRESHOLDS[looser])
+    return None
+
+
+def identification_threshold(accuracy, gallery_size):
+    """The threshold at which level `accuracy` holds its target as the false-positive identification
+    rate of a gallery of `gallery_size` subjects, or None when the gallery is too large for it."""
+    return false_match_threshold(TARGET_FALSE_MATCH_RATES[accuracy] / max(1, gallery_size))
+
+
+def largest_gallery(accuracy):
+    """The most subjects a gallery may hold for level `accuracy` to be held."""
+    return math.floor(TARGET_FALSE_MATCH_RATES[accuracy] / TARGET_FALSE_MATCH_RATES[MAX_ACCURACY] * (1 + 1e-9))
+
+
+def strictest_identifying_level(distance, gallery_size):
+    """The highest level at which a gallery of `gallery_size` still identifies at `distance`, 0 if none."""
+    passing = [
+        level
+        for level in MATCH_THRESHOLDS
+        if (threshold := identification_threshold(level, gallery_size)) is not None and distance <= threshold
+    ]
     return max(passing, default=0)

@@ -68,3 +68,20 @@ def face_settings_valid(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             )
         )
     return problems
+
+
+@register()
+def gallery_index_available(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    if settings.FACENITION_GALLERY_INDEX != "ivf":
+        return []
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return [
+            Error(
+                "FACENITION_GALLERY_INDEX is 'ivf' but faiss-cpu is not installed.",
+                hint="pip install -r requirements.txt (faiss-cpu), or set FACENITION_GALLERY_INDEX=exact.",
+                id="facenition.E031",
+            )
+        ]
+    return []

@@ -1,17 +1,37 @@
 """The only bridge between the face pipeline and the rest of the server."""
 
+import logging
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
 
+from enrollment.protection.keyring import GALLERY_EMBEDDINGS, keyring_from
 from facenition.deadline import seconds_left
-from facenition.errors import ApplicationError, BadRequest
+from facenition.errors import ApplicationError, BadRequest, NotFound, UpstreamFailure
 
-from .accuracy import is_match, strictest_matching_level
-from .pipeline import Box, Face, PipelineConfig, cosine_distance, get_pipeline
+from .accuracy import (
+    DEFAULT_ACCURACY,
+    MATCH_THRESHOLDS,
+    MIN_ACCURACY,
+    identification_threshold,
+    is_match,
+    largest_gallery,
+    strictest_identifying_level,
+    strictest_matching_level,
+)
+from .gallery_index import gallery_search, gallery_size, open_sealed
+from .models import Face, Gallery, Subject
+from .pipeline import Box, PipelineConfig, cosine_distance, get_pipeline
+from .pipeline import Face as DetectedFace
+from .sealing import EMBEDDING_DTYPE, EmbeddingSealer, SealBroken, face_associated_data
+
+log = logging.getLogger("facenition.matching")
 
 # One image is decoded and read at a time per process, whatever the number of threads serving
 # requests: the memory a worker needs is one image's, and the cores are shared by the workers.
@@ -38,7 +58,7 @@ def face_pipeline():
 class FaceReading:
     label: str
     face_count: int
-    face: Face  # the largest one in the photo
+    face: DetectedFace  # the largest one in the photo
 
 
 @contextmanager
@@ -133,3 +153,364 @@ def faces_match(*, images, references, accuracy):
         max_accuracy=strictest_matching_level(distance),
         faces={"image": describe_readings(probe), "reference": describe_readings(claimed)},
     )
+
+
+# Galleries: 1:N identification (`/gallery/...`). Embeddings are stored, sealed, for the clients who
+# enroll people in a gallery; the search runs on each worker's copy (matching.gallery_index).
+
+MAX_CANDIDATES = 10
+
+
+def owner_of(credential):
+    """Who owns the gallery a request works on: the client whose credential (client token) it presents."""
+    return credential.client
+
+
+@lru_cache(maxsize=4)
+def _sealers_for(current: str, retired: str) -> tuple[EmbeddingSealer, dict[str, EmbeddingSealer]]:
+    keyring = keyring_from(current, retired)
+    sealers = {
+        key.key_id.hex(): EmbeddingSealer(key=key.subkey(GALLERY_EMBEDDINGS), key_id=key.key_id.hex())
+        for key in keyring.keys
+    }
+    return sealers[keyring.current.key_id.hex()], sealers
+
+
+def gallery_sealer() -> EmbeddingSealer:
+    """What seals new gallery embeddings: the gallery sub-key of the current token key."""
+    return _sealers_for(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)[0]
+
+
+def gallery_sealers() -> dict[str, EmbeddingSealer]:
+    """Every sealer that may open a stored embedding, by key id: the current token key's and each
+    retired key's (FACENITION_RETIRED_TOKEN_KEYS), so that rows sealed before a rotation still open."""
+    return _sealers_for(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)[1]
+
+
+@dataclass(frozen=True)
+class EnrolledSubject:
+    subject: Subject
+    face_count: int
+    added: list
+
+
+@dataclass(frozen=True)
+class IdentifiedFace:
+    box: dict
+    candidates: list  # of {"subject": name, "max_accuracy": level}, best first
+
+
+@dataclass(frozen=True)
+class Identification:
+    accuracy: int
+    gallery_subjects: int
+    faces: list  # of IdentifiedFace, largest first
+
+
+@contextmanager
+def _sealed_faces_checked():
+    """A stored embedding that does not open under the server's keys (moved to another row, altered,
+    or sealed under a key since removed) stops the request: nothing is searched without it."""
+    try:
+        yield
+    except SealBroken as broken:
+        log.error("gallery integrity: %s", broken)
+        raise UpstreamFailure(
+            f"The gallery cannot be searched: {broken}. The operator must restore it from a backup, put the "
+            "token key back in FACENITION_RETIRED_TOKEN_KEYS, or forget that face."
+        ) from None
+
+
+def _open_face(face: Face, gallery_id: int) -> np.ndarray:
+    plain = open_sealed(
+        gallery_sealers(), gallery_id, face.subject_id, face.pk, bytes(face.sealed_embedding), face.key_id
+    )
+    return np.frombuffer(plain, dtype=EMBEDDING_DTYPE)
+
+
+def _gallery_disagreement(readings, enrolled):
+    """Why new photos do not fit a subject, naming the photo that strays furthest, or None. Each new
+    photo is compared with the mean of every other face of the subject (enrolled and new); beyond
+    /match's most tolerant level, it shows someone else."""
+    threshold = MATCH_THRESHOLDS[MIN_ACCURACY]
+    vectors = [*enrolled, *(reading.face.embedding for reading in readings)]
+    if len(vectors) < 2:
+        return None
+    worst, worst_distance = None, threshold
+    for position, reading in enumerate(readings, start=len(enrolled)):
+        others = [vector for i, vector in enumerate(vectors) if i != position]
+        distance = cosine_distance(reading.face.embedding, np.mean(others, axis=0))
+        # On a tie (two photos that disagree), the later one is named: the first sets the subject.
+        if distance > threshold and distance >= worst_distance:
+            worst, worst_distance = reading, distance
+    if worst is None:
+        return None
+    whom = "the subject's enrolled faces" if enrolled else "the other photos"
+    return f"{worst.label} does not show the same person as {whom}; send photos of this subject only."
+
+
+def gallery_enroll(*, client, subject: str, images, metadata=None) -> EnrolledSubject:
+    """Adds the face of each photo (exactly one each) to `subject` in the client's gallery, creating
+    both when new. The photos must show the subject's person: 400 naming the one that does not."""
+    readings = faces_read(images=images, exactly_one=True)
+    config = pipeline_config()
+    with transaction.atomic():
+        gallery, _ = Gallery.objects.get_or_create(client=client)
+        gallery = Gallery.objects.select_for_update().get(pk=gallery.pk)
+        row = Subject.objects.filter(gallery=gallery, name=subject).first()
+        with _sealed_faces_checked():
+            enrolled = [_open_face(face, gallery.pk) for face in row.faces.all()] if row else []
+        problem = _gallery_disagreement(readings, enrolled)
+        if problem:
+            raise BadRequest(problem)
+        gallery.record_change()
+        if row is None:
+            row = Subject.objects.create(
+                gallery=gallery, name=subject, metadata=metadata or {}, changed_version=gallery.version
+            )
+        else:
+            row.changed_version = gallery.version
+            if metadata is not None:
+                row.metadata = metadata
+            row.save(update_fields=["changed_version", "metadata"])
+        sealer = gallery_sealer()
+        added = []
+        for reading in readings:
+            face = Face(
+                subject=row,
+                key_id=sealer.key_id,
+                model_name=config.model_name,
+                detector_name=config.detector_name,
+                descriptor=config.variant,
+                quality=float(reading.face.sharpness),
+                **{f"box_{name}": value for name, value in reading.face.box.as_dict().items()},
+            )
+            face.sealed_embedding = sealer.seal(
+                reading.face.embedding,
+                associated_data=face_associated_data(gallery_id=gallery.pk, subject_id=row.pk, face_id=face.pk),
+            )
+            face.save(force_insert=True)
+            added.append(face)
+        face_count = row.faces.count()
+    return EnrolledSubject(subject=row, face_count=face_count, added=added)
+
+
+def gallery_enroll_embeddings(*, client, subjects, model_name: str, detector_name: str, batch: int = 5000) -> int:
+    """Adds subjects whose embeddings were computed elsewhere (an import, the benchmark): `subjects`
+    yields (name, [embedding, ...]) for names new to the gallery. No photo is read and no consistency
+    is checked: the caller vouches for both. Returns how many faces were added."""
+    sealer = gallery_sealer()
+    gallery, _ = Gallery.objects.get_or_create(client=client)
+    added = 0
+    pending: list[tuple[str, list[np.ndarray]]] = []  # (subject name, its embeddings), written in batches
+
+    def flush():
+        nonlocal added
+        with transaction.atomic():
+            locked = Gallery.objects.select_for_update().get(pk=gallery.pk)
+            locked.record_change()
+            rows = Subject.objects.bulk_create(
+                [Subject(gallery=locked, name=name, changed_version=locked.version) for name, _ in pending]
+            )
+            faces = []
+            for row, (_, embeddings) in zip(rows, pending, strict=True):
+                for embedding in embeddings:
+                    face = Face(
+                        subject=row,
+                        key_id=sealer.key_id,
+                        model_name=model_name,
+                        detector_name=detector_name,
+                        box_left=0,
+                        box_top=0,
+                        box_width=0,
+                        box_height=0,
+                        quality=0.0,
+                    )
+                    face.sealed_embedding = sealer.seal(
+                        embedding,
+                        associated_data=face_associated_data(gallery_id=locked.pk, subject_id=row.pk, face_id=face.pk),
+                    )
+                    faces.append(face)
+            Face.objects.bulk_create(faces, batch_size=batch)
+            added += len(faces)
+        pending.clear()
+
+    for name, embeddings in subjects:
+        pending.append((name, list(embeddings)))
+        if len(pending) >= batch:
+            flush()
+    if pending:
+        flush()
+    return added
+
+
+def faces_read_every(*, image) -> list:
+    """Every face in one photo, largest first, boxes in the photo's pixels; 400 when there is none."""
+    pipeline = face_pipeline()
+    with face_work():
+        analysis = _analyse(pipeline, image)
+    if not analysis.faces:
+        raise BadRequest(f"{image.label}: no face found; send a photo where the face is clearly visible.")
+    return analysis.faces
+
+
+def _judgeable(face) -> bool:
+    """Whether a face is large and sharp enough to be anyone's candidate (the floor /match refuses
+    photos by); a face in the background of a group photo may not be."""
+    return (
+        face_quality_problem(
+            face.size,
+            face.sharpness,
+            min_size=settings.FACENITION_MIN_FACE_SIZE,
+            min_sharpness=settings.FACENITION_MIN_FACE_SHARPNESS,
+        )
+        is None
+    )
+
+
+def _too_large(accuracy: int, subjects: int) -> BadRequest:
+    usable = [level for level in MATCH_THRESHOLDS if identification_threshold(level, subjects) is not None]
+    advice = (
+        f"ask at accuracy {max(usable)} or below"
+        if usable
+        else "no level can hold its false-match target over that many people; forget subjects or split the gallery"
+    )
+    return BadRequest(
+        f"accuracy: the gallery holds {subjects} subjects, more than accuracy {accuracy} can search "
+        f"(at most {largest_gallery(accuracy)}: each subject compared is a chance of a false match); {advice}."
+    )
+
+
+def gallery_identify(*, client, images, accuracy: int = DEFAULT_ACCURACY, limit: int = 1) -> Identification:
+    """Who is each face in the photo? Up to `limit` candidates per face, best first, each a subject
+    that passes `accuracy` scored 1:N: the level's false-match target holds for the whole gallery."""
+    if len(images) != 1:
+        raise BadRequest(f"image: send one photo to identify ({len(images)} were sent).")
+    gallery = Gallery.objects.filter(client=client).first()
+    if gallery is None or not Subject.objects.filter(gallery=gallery).exists():
+        faces = faces_read_every(image=images[0])
+        return Identification(accuracy, 0, [IdentifiedFace(face.box.as_dict(), []) for face in faces])
+    with _sealed_faces_checked():
+        subjects = gallery_size(gallery)
+    threshold = identification_threshold(accuracy, subjects)
+    if threshold is None:
+        raise _too_large(accuracy, subjects)
+    faces = faces_read_every(image=images[0])
+    subjects, found = gallery_nearest(gallery=gallery, embeddings=[face.embedding for face in faces], limit=limit)
+    identified = [
+        IdentifiedFace(
+            face.box.as_dict(),
+            [
+                {"subject": c.subject, "max_accuracy": strictest_identifying_level(c.distance, subjects)}
+                for c in candidates
+                if c.distance <= threshold
+            ]
+            if _judgeable(face)
+            else [],
+        )
+        for face, candidates in zip(faces, found, strict=True)
+    ]
+    return Identification(accuracy, subjects, identified)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    subject: str
+    distance: float  # cosine distance to the subject's mean face
+
+
+def gallery_nearest(*, gallery: Gallery, embeddings: list, limit: int) -> tuple[int, list[list[Candidate]]]:
+    """(subjects in the gallery, the `limit` nearest subjects of each embedding, nearest first), at the
+    version of `gallery` just read: all that identification costs beyond reading the photo."""
+    with _sealed_faces_checked():
+        subjects, found = gallery_search(gallery, embeddings, limit)
+    wanted = {n.subject_id for neighbours in found for n in neighbours}
+    names = dict(Subject.objects.filter(pk__in=wanted).values_list("pk", "name")) if wanted else {}
+    return subjects, [
+        [Candidate(names[n.subject_id], n.distance) for n in neighbours if n.subject_id in names]
+        for neighbours in found
+    ]
+
+
+def gallery_subjects(*, client, page: int = 1, page_size: int = 50):
+    """One page of the client's subjects by name, each with its face count and face ids; and the total."""
+    subjects = Subject.objects.filter(gallery__client=client).annotate(face_count=Count("faces")).order_by("name", "pk")
+    total = subjects.count()
+    rows = list(subjects[(page - 1) * page_size : page * page_size])
+    face_ids: dict[int, list] = {}
+    for subject_id, face_id in (
+        Face.objects.filter(subject__in=rows).order_by("created_at").values_list("subject_id", "id")
+    ):
+        face_ids.setdefault(subject_id, []).append(face_id)
+    return total, [(row, face_ids.get(row.pk, [])) for row in rows]
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    subject: str
+    subjects: int
+    faces: int
+
+
+def gallery_forget(*, client, subject: str = "", face_id=None) -> Forgotten:
+    """Deletes a subject and all its faces, or one face (and its subject with its last face), at once.
+    404 for a subject or face the client's gallery does not hold."""
+    if not subject and face_id is None:
+        raise BadRequest("Send the `subject` to forget, or one face by its `face` id.")
+    with transaction.atomic():
+        gallery = Gallery.objects.select_for_update().filter(client=client).first()
+        if face_id is not None:
+            face = Face.objects.select_related("subject").filter(pk=face_id, subject__gallery=gallery).first()
+            if gallery is None or face is None or (subject and face.subject.name != subject):
+                raise NotFound("No face with this id in your gallery.")
+            row = face.subject
+            if row.faces.count() > 1:
+                face.delete()
+                gallery.record_change()
+                Subject.objects.filter(pk=row.pk).update(changed_version=gallery.version)
+                return Forgotten(subject=row.name, subjects=0, faces=1)
+        else:
+            found = Subject.objects.filter(gallery=gallery, name=subject).first() if gallery else None
+            if gallery is None or found is None:
+                raise NotFound(f"No subject {subject!r} in your gallery.")
+            row = found
+        name, subject_pk = row.name, row.pk
+        deleted = row.faces.count()
+        row.delete()
+        gallery.record_change(removed_subject_ids=[subject_pk])
+    return Forgotten(subject=name, subjects=1, faces=deleted)
+
+
+@dataclass(frozen=True)
+class Resealed:
+    resealed: int
+    unopenable: int  # sealed under a key the server no longer has, or altered
+
+
+def gallery_reseal(*, batch: int = 1000) -> Resealed:
+    """Re-seals every gallery face not sealed under the current token key, so that a retired key can
+    then be removed. The embeddings do not change, so no worker needs to reload anything."""
+    current = gallery_sealer()
+    resealed = unopenable = 0
+    stale = Face.objects.exclude(key_id=current.key_id).select_related("subject").order_by("pk")
+    last = None
+    while True:
+        page = stale.filter(pk__gt=last) if last is not None else stale
+        faces = list(page[:batch])
+        if not faces:
+            return Resealed(resealed, unopenable)
+        last = faces[-1].pk
+        with transaction.atomic():
+            for face in faces:
+                try:
+                    embedding = _open_face(face, face.subject.gallery_id)
+                except SealBroken:
+                    unopenable += 1
+                    continue
+                associated_data = face_associated_data(
+                    gallery_id=face.subject.gallery_id, subject_id=face.subject_id, face_id=face.pk
+                )
+                Face.objects.filter(pk=face.pk, key_id=face.key_id).update(
+                    sealed_embedding=current.seal(embedding, associated_data=associated_data), key_id=current.key_id
+                )
+                resealed += 1

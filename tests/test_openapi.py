@@ -42,6 +42,11 @@ def test_the_schema_describes_every_endpoint_in_each_form(schema):
         "/v2/authenticate-credentials",
         *(f"{prefix}/{name}" for prefix in ("", "/v{version}") for name in ("match", "generate", "authenticate")),
         *(f"{prefix}/{name}" for prefix in ("", "/v{version}") for name in ("revoke", "rotate")),
+        *(
+            f"{prefix}/gallery/{name}"
+            for prefix in ("", "/v{version}")
+            for name in ("enroll", "identify", "subjects", "forget")
+        ),
     }
 
 
@@ -116,7 +121,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_schema(tra
         )
     report = result.stdout + result.stderr
     assert result.returncode == 0, report + (tmp_path / "gunicorn.log").read_text()[-5000:]
-    assert "Tested: 20" in report
+    assert "Tested: 28" in report
 
 
 def test_the_schema_is_valid_openapi(tmp_path):

@@ -162,7 +162,8 @@ def endpoint(
     )
 
 
-ENDPOINT_NAME = re.compile(r"^/(?:v\{version\}/)?(?P<name>[A-Za-z-]+)/?$")
+# `match`, or a name within a group: `gallery/enroll`.
+ENDPOINT_NAME = re.compile(r"^/(?:v\{version\}/)?(?P<name>[A-Za-z-]+(?:/[A-Za-z-]+)?)/?$")
 
 
 def public_endpoints(endpoints, **kwargs):

@@ -45,7 +45,9 @@ def test_identity_tokens_outlive_the_credentials_of_their_client(authed, client_
     response = admin_client.post(
         "/admin/credentials/client/", {"action": "delete_clients", "_selected_action": [client.pk]}, follow=True
     )
-    assert "with 1 client token(s) and 1 enrollment(s)" in " ".join(str(m) for m in response.context["messages"])
+    assert "with 1 client token(s), 1 enrollment(s) and 0 gallery subject(s)" in " ".join(
+        str(m) for m in response.context["messages"]
+    )
     assert not Enrollment.objects.exists() and not Client.objects.exists()
     other = signed_in(APIClient().post("/generateToken").json()["token"])
     gone = authenticate(other, enrolled["token"], live)

@@ -1,0 +1,16 @@
+from django.core.management.base import BaseCommand
+
+from matching.services import gallery_reseal
+
+
+class Command(BaseCommand):
+    help = "Re-seals gallery embeddings under the current token key (after a key rotation)."
+
+    def handle(self, *args, **options):
+        result = gallery_reseal()
+        self.stdout.write(f"re-sealed {result.resealed} gallery face(s) under the current token key")
+        if result.unopenable:
+            self.stderr.write(
+                f"{result.unopenable} face(s) do not open: sealed under a key the server no longer has (add it "
+                "back to FACENITION_RETIRED_TOKEN_KEYS) or altered in the database (restore or forget them)."
+            )

@@ -1,0 +1,102 @@
+"""Galleries: the people a client enrolled for 1:N identification, and their faces' embeddings.
+
+Only clients that call /gallery/enroll have one. No image is stored; each face keeps its embedding
+sealed with AES-GCM under a sub-key of the token key (`matching.sealing`), bound to its own row, so
+a dump of these tables reveals no embedding. The search runs over a matrix in each worker's memory
+(`matching.gallery_index`), kept fresh by the gallery's `version`.
+"""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+# How many removed subjects a gallery remembers (by number only), so that a worker holding an older
+# copy drops them without reloading the whole gallery; one that fell further behind reloads it all.
+REMOVALS_KEPT = 1000
+
+
+class Gallery(models.Model):
+    """A client's gallery. Every change to its subjects or faces bumps `version`, in the same
+    transaction, under a lock on this row."""
+
+    # Deleted only with its client, which an operator does explicitly (credentials.services.client_delete).
+    client = models.OneToOneField("credentials.Client", on_delete=models.CASCADE, related_name="gallery")
+    version = models.PositiveBigIntegerField(default=0)
+    # [[version, subject id], ...], oldest first: every subject removed after version `removals_from`.
+    removals = models.JSONField(default=list, blank=True)
+    removals_from = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "galleries"
+
+    def __str__(self):
+        return f"gallery of {self.client}"
+
+    def record_change(self, removed_subject_ids=()):
+        """Bumps the version; call it on a row locked with select_for_update, inside the change's transaction."""
+        self.version += 1
+        removals = [*self.removals, *([self.version, pk] for pk in removed_subject_ids)]
+        if len(removals) > REMOVALS_KEPT:
+            self.removals_from = removals[-REMOVALS_KEPT - 1][0]
+            removals = removals[-REMOVALS_KEPT:]
+        self.removals = removals
+        self.save(update_fields=["version", "removals", "removals_from"])
+
+    def removals_since(self, version):
+        """The ids of the subjects removed after `version`, or None when this gallery no longer
+        remembers that far back (the caller then reloads everything)."""
+        if version < self.removals_from:
+            return None
+        return [pk for changed, pk in self.removals if changed > version]
+
+
+class Subject(models.Model):
+    """One person in a gallery, named by the client's own id for them."""
+
+    gallery = models.ForeignKey(Gallery, on_delete=models.CASCADE, related_name="subjects")
+    name = models.CharField(max_length=200)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # The gallery version at which this subject's faces last changed: a worker refreshes what changed.
+    changed_version = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["gallery", "name"], name="subject_name_unique_per_gallery")]
+        indexes = [models.Index(fields=["gallery", "changed_version"])]
+
+    def __str__(self):
+        return self.name
+
+
+class Face(models.Model):
+    """One enrolled photo's face: its sealed embedding and how it was read. No image."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="faces")
+    # AES-GCM: 12-byte nonce, then the sealed float32 embedding and its 16-byte tag.
+    sealed_embedding = models.BinaryField()
+    # Which token key's sub-key sealed it (hex), so that a retired key can still open it.
+    key_id = models.CharField(max_length=16, blank=True)
+    model_name = models.CharField(max_length=40)
+    detector_name = models.CharField(max_length=40)
+    # Everything that decided the embedding (matching.pipeline.PipelineConfig.variant).
+    descriptor = models.CharField(max_length=100, blank=True)
+    box_left = models.IntegerField()
+    box_top = models.IntegerField()
+    box_width = models.PositiveIntegerField()
+    box_height = models.PositiveIntegerField()
+    # How sharp the face is (variance of its Laplacian at 150 px wide; the floor /match applies).
+    quality = models.FloatField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return str(self.id)
+
+    def box(self):
+        return {"left": self.box_left, "top": self.box_top, "width": self.box_width, "height": self.box_height}

@@ -1,0 +1,185 @@
+"""Nearest subjects in a gallery: one float32 matrix of unit vectors per gallery, one row per subject.
+
+Django-free. A subject's row is the mean of its faces' embeddings scaled to unit length, which is
+what /match compares when it is given several reference photos, so the cosine distance of a probe
+to a row is /match's distance and the level table means the same here.
+
+`ExactIndex` is one matrix-vector product over every row (numpy, BLAS): a 1M-row gallery takes tens
+of milliseconds on one core. `IvfIndex` (faiss-cpu's IndexIVFFlat, inner product) scans a small
+part of a very large gallery instead; it holds the same float32 rows, returns exact distances for
+what it scans, and may miss a nearest row (its recall is measured by bench.gallery).
+Both take changes in place: a worker applies what changed in a gallery without reloading it.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DIMENSIONS = 128
+# The approximate index: about 2·√N groups (at most IVF_MAX_LISTS), k-means trained on at most
+# IVF_TRAINING_ROWS_PER_LIST rows per group, and a search scanning 1/64 of the groups, at least IVF_MIN_PROBES.
+IVF_MAX_LISTS = 4096
+IVF_TRAINING_ROWS_PER_LIST = 64
+IVF_MIN_PROBES = 16
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """float32 rows scaled to unit length (a zero row stays zero)."""
+    rows = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=-1, keepdims=True)
+    return rows / np.where(norms == 0, 1, norms)
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    subject_id: int
+    distance: float  # cosine distance, as /match computes it
+
+
+class ExactIndex:
+    """Rows in one preallocated float32 matrix; a removed subject's row is zeroed and reused."""
+
+    kind = "exact"
+
+    def __init__(self, subject_ids: np.ndarray, vectors: np.ndarray, *, headroom: float = 0.05):
+        count = len(subject_ids)
+        buffer = np.zeros((max(count + 16, int(count * (1 + headroom))), DIMENSIONS), dtype=np.float32)
+        if count:
+            buffer[:count] = unit_rows(vectors)
+        self._adopt(np.asarray(subject_ids, dtype=np.int64), buffer)
+
+    @classmethod
+    def from_unit_rows(cls, subject_ids: np.ndarray, buffer: np.ndarray) -> "ExactIndex":
+        """An index that takes `buffer` as its matrix, without a copy: its first len(subject_ids)
+        rows are those subjects' unit rows, the rest room to grow."""
+        index = cls.__new__(cls)
+        index._adopt(np.asarray(subject_ids, dtype=np.int64), buffer)
+        return index
+
+    def _adopt(self, subject_ids: np.ndarray, buffer: np.ndarray) -> None:
+        count, capacity = len(subject_ids), len(buffer)
+        self._rows = buffer
+        self._ids = np.full(capacity, -1, dtype=np.int64)
+        self._ids[:count] = subject_ids
+        self._row_of = {int(pk): row for row, pk in enumerate(subject_ids.tolist())}
+        self._free = list(range(capacity - 1, count - 1, -1))
+
+    def __len__(self) -> int:
+        return len(self._row_of)
+
+    @property
+    def nbytes(self) -> int:
+        return self._rows.nbytes + self._ids.nbytes
+
+    def live(self) -> tuple[np.ndarray, np.ndarray]:
+        """(subject ids, unit rows) of every subject held: copies, in row order."""
+        held = self._ids >= 0
+        return self._ids[held], self._rows[held]
+
+    def upsert(self, subject_id: int, vector: np.ndarray) -> None:
+        row = self._row_of.get(subject_id)
+        if row is None:
+            if not self._free:
+                self._grow()
+            row = self._free.pop()
+            self._row_of[subject_id] = row
+            self._ids[row] = subject_id
+        self._rows[row] = unit_rows(vector)
+
+    def remove(self, subject_id: int) -> None:
+        row = self._row_of.pop(subject_id, None)
+        if row is not None:
+            self._rows[row] = 0
+            self._ids[row] = -1
+            self._free.append(row)
+
+    def _grow(self) -> None:
+        old = len(self._ids)
+        extra = max(16, old // 4)
+        self._rows = np.vstack([self._rows, np.zeros((extra, DIMENSIONS), dtype=np.float32)])
+        self._ids = np.concatenate([self._ids, np.full(extra, -1, dtype=np.int64)])
+        self._free.extend(range(old + extra - 1, old - 1, -1))
+
+    def search(self, probe: np.ndarray, k: int) -> list[Neighbour]:
+        if not self._row_of:
+            return []
+        similarity = self._rows @ unit_rows(probe)
+        if k == 1:
+            best = np.array([np.argmax(similarity)])
+        else:
+            k = min(k, len(similarity))
+            best = np.argpartition(similarity, len(similarity) - k)[len(similarity) - k :]
+            best = best[np.argsort(-similarity[best], kind="stable")]
+        # A free row scores 0: it can only come up when no subject is nearer than a right angle.
+        return [Neighbour(int(self._ids[row]), float(1.0 - similarity[row])) for row in best if self._ids[row] >= 0]
+
+
+class IvfIndex:
+    """faiss's inverted-file index (IndexIVFFlat, inner product): rows are grouped around
+    `lists` centroids found by k-means, and a search scans only the `probes` groups nearest the
+    probe. It holds the same float32 rows plus their ids (8 bytes each) and the centroids, returns
+    exact distances for the rows it scans, and takes removals and additions in place.
+
+    Chosen over HNSW after measuring both (BENCHMARKS.md): a face lies in the group of its own
+    subject's row, however the other rows spread, while HNSW's greedy walk got lost among a million
+    random distractors (recall 0.19) and its graph costs 29% more memory."""
+
+    kind = "ivf"
+
+    def __init__(self, subject_ids: np.ndarray, vectors: np.ndarray, *, probes: int | None = None):
+        import faiss  # only a server that asks for the approximate index loads it
+
+        rows = np.ascontiguousarray(unit_rows(vectors), dtype=np.float32)
+        count = len(rows)
+        self.lists = max(1, min(IVF_MAX_LISTS, int(2 * np.sqrt(count)), count))
+        self.probes = min(self.lists, probes or max(IVF_MIN_PROBES, self.lists // 64))
+        self._faiss = faiss
+        self._index = faiss.IndexIVFFlat(
+            faiss.IndexFlatIP(DIMENSIONS), DIMENSIONS, self.lists, faiss.METRIC_INNER_PRODUCT
+        )
+        sample = (
+            rows
+            if count <= IVF_TRAINING_ROWS_PER_LIST * self.lists
+            else rows[_sample(count, IVF_TRAINING_ROWS_PER_LIST * self.lists)]
+        )
+        if count:
+            self._index.train(sample)
+            self._index.add_with_ids(rows, np.asarray(subject_ids, dtype=np.int64))
+        self._index.nprobe = self.probes
+        self._held = {int(pk) for pk in np.asarray(subject_ids).tolist()}
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    @property
+    def nbytes(self) -> int:
+        return self._index.ntotal * (DIMENSIONS * 4 + 8) + self.lists * DIMENSIONS * 4
+
+    def upsert(self, subject_id: int, vector: np.ndarray) -> None:
+        self.remove(subject_id)
+        self._index.add_with_ids(unit_rows(vector).reshape(1, DIMENSIONS), np.array([subject_id], dtype=np.int64))
+        self._held.add(subject_id)
+
+    def remove(self, subject_id: int) -> None:
+        if subject_id in self._held:
+            # faiss's Python layer takes an array of ids here; its type hints name only the C++ IDSelector.
+            self._index.remove_ids(np.array([subject_id], dtype=np.int64))  # type: ignore[arg-type]
+            self._held.discard(subject_id)
+
+    def search(self, probe: np.ndarray, k: int) -> list[Neighbour]:
+        if not self._held:
+            return []
+        similarity, ids = self._index.search(unit_rows(probe).reshape(1, DIMENSIONS), k)
+        return [
+            Neighbour(int(pk), float(1.0 - score)) for score, pk in zip(similarity[0], ids[0], strict=True) if pk >= 0
+        ]
+
+
+def _sample(count: int, size: int) -> np.ndarray:
+    return np.sort(np.random.default_rng(0).choice(count, size=size, replace=False))
+
+
+def build_index(kind: str, subject_ids: np.ndarray, vectors: np.ndarray) -> ExactIndex | IvfIndex:
+    if kind == "ivf":
+        return IvfIndex(subject_ids, vectors)
+    return ExactIndex(subject_ids, vectors)
