@@ -238,7 +238,7 @@ class GalleryViewSet(FacenitionViewSet):
                 "subjects": [
                     {
                         "subject": row.name,
-                        "faces": row.face_count,
+                        "faces": row.face_count,  # type: ignore[attr-defined]  # annotated by the query (Count)
                         "face_ids": [str(face_id) for face_id in face_ids],
                         "metadata": row.metadata,
                         "created_at": row.created_at.isoformat(),

@@ -2,15 +2,19 @@
 
 import logging
 import threading
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 
+from credentials.models import Client, ClientToken
 from enrollment.protection.keyring import GALLERY_EMBEDDINGS, keyring_from
 from facenition.deadline import seconds_left
 from facenition.errors import ApplicationError, BadRequest, NotFound, UpstreamFailure
@@ -27,7 +31,7 @@ from .accuracy import (
 )
 from .gallery_index import gallery_search, gallery_size, open_sealed
 from .models import Face, Gallery, Subject
-from .pipeline import Box, PipelineConfig, cosine_distance, get_pipeline
+from .pipeline import Analysis, Box, Embedding, FacePipeline, PipelineConfig, Readable, cosine_distance, get_pipeline
 from .pipeline import Face as DetectedFace
 from .sealing import EMBEDDING_DTYPE, EmbeddingSealer, SealBroken, face_associated_data
 
@@ -38,7 +42,7 @@ log = logging.getLogger("facenition.matching")
 _face_work = threading.Lock()
 
 
-def pipeline_config():
+def pipeline_config() -> PipelineConfig:
     return PipelineConfig(
         model_name=settings.FACENITION_MODEL,
         detector_name=settings.FACENITION_DETECTOR,
@@ -50,7 +54,7 @@ def pipeline_config():
     )
 
 
-def face_pipeline():
+def face_pipeline() -> FacePipeline:
     return get_pipeline(pipeline_config())
 
 
@@ -62,7 +66,7 @@ class FaceReading:
 
 
 @contextmanager
-def face_work():
+def face_work() -> Iterator[None]:
     """The process's turn at face work, waited for no longer than the request's deadline allows."""
     left = seconds_left()
     if not _face_work.acquire(timeout=-1 if left is None else left):
@@ -78,20 +82,20 @@ def face_work():
         _face_work.release()
 
 
-def _in_original_size(face, scale):
+def _in_original_size(face: DetectedFace, scale: float) -> DetectedFace:
     if scale == 1:
         return face
     box = face.box
     return replace(face, box=Box(*(round(side * scale) for side in (box.left, box.top, box.right, box.bottom))))
 
 
-def _analyse(pipeline, image):
+def _analyse(pipeline: FacePipeline, image: Readable) -> Analysis:
     decoded = image.decode()
     analysis = pipeline.analyse(decoded.pixels)
     return replace(analysis, faces=[_in_original_size(face, decoded.scale) for face in analysis.faces])
 
 
-def face_quality_problem(size, sharpness, *, min_size, min_sharpness):
+def face_quality_problem(size: int, sharpness: float, *, min_size: int, min_sharpness: float) -> str | None:
     """Why a face is too poor to judge, or None."""
     if size < min_size:
         return f"the face is too small to judge ({size} px wide; at least {min_size} are needed)"
@@ -100,7 +104,7 @@ def face_quality_problem(size, sharpness, *, min_size, min_sharpness):
     return None
 
 
-def faces_read(*, images, exactly_one=False):
+def faces_read(*, images: Sequence[Readable], exactly_one: bool = False) -> list[FaceReading]:
     """Runs the pipeline on intake images, decoding each in its turn. Each must show a face (exactly
     one if asked) that is large and sharp enough to judge, else 400."""
     pipeline = face_pipeline()
@@ -113,24 +117,25 @@ def faces_read(*, images, exactly_one=False):
             raise BadRequest(f"{image.label}: no face found; send a photo where the face is clearly visible.")
         if exactly_one and count > 1:
             raise BadRequest(f"{image.label}: {count} faces found; send a photo of one person only.")
+        largest = analysis.faces[0]
         problem = face_quality_problem(
-            analysis.largest.size,
-            analysis.largest.sharpness,
+            largest.size,
+            largest.sharpness,
             min_size=settings.FACENITION_MIN_FACE_SIZE,
             min_sharpness=settings.FACENITION_MIN_FACE_SHARPNESS,
         )
         if problem:
             raise BadRequest(f"{image.label}: {problem}; send a closer, sharper photo.")
-        readings.append(FaceReading(label=image.label, face_count=count, face=analysis.largest))
+        readings.append(FaceReading(label=image.label, face_count=count, face=largest))
     return readings
 
 
-def mean_embedding(readings):
+def mean_embedding(readings: Sequence[FaceReading]) -> Embedding:
     vectors = np.stack([reading.face.embedding for reading in readings])
     return vectors.mean(axis=0)
 
 
-def describe_readings(readings):
+def describe_readings(readings: Sequence[FaceReading]) -> list[dict[str, Any]]:
     return [{"faces": r.face_count, "box": r.face.box.as_dict()} for r in readings]
 
 
@@ -142,7 +147,7 @@ class MatchResult:
     faces: dict
 
 
-def faces_match(*, images, references, accuracy):
+def faces_match(*, images: Sequence[Readable], references: Sequence[Readable], accuracy: int) -> MatchResult:
     """1:1 comparison of two sets of photos; the largest face of each photo counts. Nothing is stored."""
     probe = faces_read(images=images)
     claimed = faces_read(images=references)
@@ -161,7 +166,7 @@ def faces_match(*, images, references, accuracy):
 MAX_CANDIDATES = 10
 
 
-def owner_of(credential):
+def owner_of(credential: ClientToken) -> Client:
     """Who owns the gallery a request works on: the client whose credential (client token) it presents."""
     return credential.client
 
@@ -208,7 +213,7 @@ class Identification:
 
 
 @contextmanager
-def _sealed_faces_checked():
+def _sealed_faces_checked() -> Iterator[None]:
     """A stored embedding that does not open under the server's keys (moved to another row, altered,
     or sealed under a key since removed) stops the request: nothing is searched without it."""
     try:
@@ -228,7 +233,7 @@ def _open_face(face: Face, gallery_id: int) -> np.ndarray:
     return np.frombuffer(plain, dtype=EMBEDDING_DTYPE)
 
 
-def _gallery_disagreement(readings, enrolled):
+def _gallery_disagreement(readings: Sequence[FaceReading], enrolled: Sequence[Embedding]) -> str | None:
     """Why new photos do not fit a subject, naming the photo that strays furthest, or None. Each new
     photo is compared with the mean of every other face of the subject (enrolled and new); beyond
     /match's most tolerant level, it shows someone else."""
@@ -249,7 +254,9 @@ def _gallery_disagreement(readings, enrolled):
     return f"{worst.label} does not show the same person as {whom}; send photos of this subject only."
 
 
-def gallery_enroll(*, client, subject: str, images, metadata=None) -> EnrolledSubject:
+def gallery_enroll(
+    *, client: Client, subject: str, images: Sequence[Readable], metadata: dict[str, Any] | None = None
+) -> EnrolledSubject:
     """Adds the face of each photo (exactly one each) to `subject` in the client's gallery, creating
     both when new. The photos must show the subject's person: 400 naming the one that does not."""
     readings = faces_read(images=images, exactly_one=True)
@@ -295,7 +302,14 @@ def gallery_enroll(*, client, subject: str, images, metadata=None) -> EnrolledSu
     return EnrolledSubject(subject=row, face_count=face_count, added=added)
 
 
-def gallery_enroll_embeddings(*, client, subjects, model_name: str, detector_name: str, batch: int = 5000) -> int:
+def gallery_enroll_embeddings(
+    *,
+    client: Client,
+    subjects: Iterable[tuple[str, list[Embedding]]],
+    model_name: str,
+    detector_name: str,
+    batch: int = 5000,
+) -> int:
     """Adds subjects whose embeddings were computed elsewhere (an import, the benchmark): `subjects`
     yields (name, [embedding, ...]) for names new to the gallery. No photo is read and no consistency
     is checked: the caller vouches for both. Returns how many faces were added."""
@@ -304,7 +318,7 @@ def gallery_enroll_embeddings(*, client, subjects, model_name: str, detector_nam
     added = 0
     pending: list[tuple[str, list[np.ndarray]]] = []  # (subject name, its embeddings), written in batches
 
-    def flush():
+    def flush() -> None:
         nonlocal added
         with transaction.atomic():
             locked = Gallery.objects.select_for_update().get(pk=gallery.pk)
@@ -344,7 +358,7 @@ def gallery_enroll_embeddings(*, client, subjects, model_name: str, detector_nam
     return added
 
 
-def faces_read_every(*, image) -> list:
+def faces_read_every(*, image: Readable) -> list[DetectedFace]:
     """Every face in one photo, largest first, boxes in the photo's pixels; 400 when there is none."""
     pipeline = face_pipeline()
     with face_work():
@@ -354,7 +368,7 @@ def faces_read_every(*, image) -> list:
     return analysis.faces
 
 
-def _judgeable(face) -> bool:
+def _judgeable(face: DetectedFace) -> bool:
     """Whether a face is large and sharp enough to be anyone's candidate (the floor /match refuses
     photos by); a face in the background of a group photo may not be."""
     return (
@@ -381,7 +395,9 @@ def _too_large(accuracy: int, subjects: int) -> BadRequest:
     )
 
 
-def gallery_identify(*, client, images, accuracy: int = DEFAULT_ACCURACY, limit: int = 1) -> Identification:
+def gallery_identify(
+    *, client: Client, images: Sequence[Readable], accuracy: int = DEFAULT_ACCURACY, limit: int = 1
+) -> Identification:
     """Who is each face in the photo? Up to `limit` candidates per face, best first, each a subject
     that passes `accuracy` scored 1:N: the level's false-match target holds for the whole gallery."""
     if len(images) != 1:
@@ -432,7 +448,9 @@ def gallery_nearest(*, gallery: Gallery, embeddings: list, limit: int) -> tuple[
     ]
 
 
-def gallery_subjects(*, client, page: int = 1, page_size: int = 50):
+def gallery_subjects(
+    *, client: Client, page: int = 1, page_size: int = 50
+) -> tuple[int, list[tuple[Subject, list[uuid.UUID]]]]:
     """One page of the client's subjects by name, each with its face count and face ids; and the total."""
     subjects = Subject.objects.filter(gallery__client=client).annotate(face_count=Count("faces")).order_by("name", "pk")
     total = subjects.count()
@@ -452,7 +470,7 @@ class Forgotten:
     faces: int
 
 
-def gallery_forget(*, client, subject: str = "", face_id=None) -> Forgotten:
+def gallery_forget(*, client: Client, subject: str = "", face_id: uuid.UUID | None = None) -> Forgotten:
     """Deletes a subject and all its faces, or one face (and its subject with its last face), at once.
     404 for a subject or face the client's gallery does not hold."""
     if not subject and face_id is None:

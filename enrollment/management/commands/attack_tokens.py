@@ -41,7 +41,7 @@ def embeddings_by_person(photos):
     for photo in photos:
         if photo.shows_one_known_person:
             people[photo.identity].append(
-                pipeline.analyse(decode_image(photo.file, photo.read()).pixels).largest.embedding
+                pipeline.analyse(decode_image(photo.file, photo.read()).pixels).faces[0].embedding
             )
     return {person: vectors for person, vectors in people.items() if len(vectors) > PHOTOS_PER_TOKEN}
 
