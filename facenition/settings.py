@@ -23,14 +23,18 @@ log = logging.getLogger("facenition")
 
 
 def load_dotenv(path):
-    """Reads KEY=VALUE lines from `.env` (written by `make setup`); the real environment wins."""
+    """Reads KEY=VALUE lines from `.env` (written by `make setup`); the real environment wins. An empty
+    value means unset, as it does in `env()`: it is not put in the environment, where libraries that
+    read their own variables (prometheus_client's PROMETHEUS_MULTIPROC_DIR) would take "" for a value."""
     if not path.is_file():
         return
     for line in path.read_text().splitlines():
         line = line.strip()
         if line and not line.startswith("#") and "=" in line:
             key, value = line.split("=", 1)
-            os.environ.setdefault(key.strip(), value.strip().strip("'\""))
+            value = value.strip().strip("'\"")
+            if value:
+                os.environ.setdefault(key.strip(), value)
 
 
 load_dotenv(BASE_DIR / ".env")

@@ -87,7 +87,7 @@ def test_the_token_gates_and_population_in_use_are_the_calibrations_fit(samples)
 
 
 @pytest.mark.faces
-def test_calibrate_match_prints_the_held_out_table(capsys, tmp_path, monkeypatch):
+def test_calibrate_match_prints_the_held_out_table(face_photos, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     call_command("calibrate_match")
     out = capsys.readouterr().out
