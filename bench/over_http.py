@@ -354,6 +354,25 @@ def parallel_ceiling(faces_dir, seconds=8):
     return throughput[2] / throughput[1]
 
 
+def bench_setup(database_url):
+    """Django set up on `database_url`, the machine printed and the database migrated; returns the
+    face photos' folder and the environment the servers start with (this one, less what each sets)."""
+    os.environ["DATABASE_URL"] = database_url
+    # Throwaway keys when neither the environment nor .env (`make setup`) has them: a server with a
+    # DATABASE_URL refuses to start without a token key of its own.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
+    os.environ.setdefault("FACENITION_TOKEN_KEY", secrets.token_urlsafe(48))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facenition.settings")
+    import django
+    from django.conf import settings
+
+    django.setup()
+    print(f"machine: {machine()}")
+    prepare_database(database_url)
+    environment = {key: value for key, value in os.environ.items() if key not in ("BIND", "PORT", "WEB_CONCURRENCY")}
+    return Path(settings.FACENITION_FACES_DIR), environment
+
+
 def prepare_database(database_url):
     """Creates the benchmark database if need be and runs the Procfile's release step on it."""
     import psycopg
@@ -502,18 +521,7 @@ def main():
     parser.add_argument("--skip-no-preload", action="store_true", help="leave out the set-up without --preload")
     args = parser.parse_args()
 
-    os.environ["DATABASE_URL"] = args.database_url
-    # A throwaway key when neither the environment nor .env (`make setup`) has one.
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facenition.settings")
-    import django
-    from django.conf import settings
-
-    django.setup()
-    faces_dir = Path(settings.FACENITION_FACES_DIR)
-    print(f"machine: {machine()}")
-    prepare_database(args.database_url)
-    environment = {key: value for key, value in os.environ.items() if key not in ("BIND", "PORT", "WEB_CONCURRENCY")}
+    faces_dir, environment = bench_setup(args.database_url)
     environment["REDIS_URL"] = args.redis_url
 
     setups = [Setup("2 workers, preload", 2), Setup("1 worker", 1)]

@@ -27,10 +27,8 @@ import argparse  # noqa: E402
 import base64  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
-import secrets  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from collections import Counter, defaultdict  # noqa: E402
@@ -38,8 +36,8 @@ from pathlib import Path  # noqa: E402
 
 from PIL import Image  # noqa: E402
 
-from bench.common import load, machine, percentile, table  # noqa: E402
-from bench.over_http import PROBE, REFERENCE, Server, Setup, multipart, post, prepare_database  # noqa: E402
+from bench.common import load, percentile, table  # noqa: E402
+from bench.over_http import PROBE, REFERENCE, Server, Setup, bench_setup, multipart, post  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/facenition_soak"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -210,17 +208,7 @@ def main():
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     args = parser.parse_args()
 
-    os.environ["DATABASE_URL"] = args.database_url
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facenition.settings")
-    import django
-    from django.conf import settings
-
-    django.setup()
-    faces_dir = Path(settings.FACENITION_FACES_DIR)
-    print(f"machine: {machine()}")
-    prepare_database(args.database_url)
-    environment = {key: value for key, value in os.environ.items() if key not in ("BIND", "PORT", "WEB_CONCURRENCY")}
+    faces_dir, environment = bench_setup(args.database_url)
     environment.update(
         REDIS_URL=args.redis_url,
         FACENITION_RATE_LIMIT_PER_TOKEN="1000000/m",
