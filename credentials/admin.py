@@ -75,16 +75,7 @@ class ClientTokenAdmin(ReadOnlyModelAdmin):
     search_fields = ("prefix", "client__name", "=client__email", "=client__phone")
     search_help_text = "Matches the prefix or part of the client's name, or its full email or phone exactly."
     # The digest is deliberately absent: the admin never shows anything derived from the secret.
-    fields = (
-        "prefix",
-        "client",
-        "api_version",
-        "created_at",
-        "expires_at",
-        "revoked_at",
-        "last_used_at",
-        "rotated_from",
-    )
+    fields = (*list_display, "rotated_from")
     actions = ["revoke_tokens", "rotate_tokens"]
 
     @admin.action(description="Revoke selected client tokens (their clients keep their enrollments)")
