@@ -331,6 +331,12 @@ os.environ["DEEPFACE_HOME"] = DEEPFACE_HOME
 FACENITION_MODEL = env("FACENITION_MODEL", "Dlib")
 FACENITION_DETECTOR = env("FACENITION_DETECTOR", "dlib")
 FACENITION_DETECT_MAX_SIDE = envint("FACENITION_DETECT_MAX_SIDE", 640, minimum=32)
+# dlib's detector: "cheap-first" looks at the detection copy as it is, and again upsampled only when
+# that finds no face or the request needs every face; "thorough" always upsamples (the costly pass).
+FACENITION_DETECT_SCHEDULE = envchoice("FACENITION_DETECT_SCHEDULE", "cheap-first", ("cheap-first", "thorough"))
+# Photos of one request read side by side, at most (1: one after the other). It also bounds how
+# many decoded photos a worker holds at once; side by side only on cores no other request is using.
+FACENITION_PHOTO_THREADS = envint("FACENITION_PHOTO_THREADS", 2, minimum=1)
 FACENITION_WARM_UP = envbool("FACENITION_WARM_UP", True)
 # Dlib descriptor variant (`plain` or `mirror`), dlib's jitter count, and where the face is aligned
 # (`photo`: the full-size photo, `detection`: the detection copy). The accuracy levels are calibrated

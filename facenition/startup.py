@@ -35,7 +35,7 @@ def warm_up_models():
     models_state = "loading"
     try:
         started = time.perf_counter()
-        face_pipeline().warm_up()
+        face_pipeline().warm_up().add_readers(settings.FACENITION_PHOTO_THREADS)
         log.info("face models loaded and run once in %.2f s", time.perf_counter() - started)
 
         from enrollment.protection import warm_up

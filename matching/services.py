@@ -2,9 +2,12 @@
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import copy_context
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -29,6 +32,7 @@ from .accuracy import (
     strictest_identifying_level,
     strictest_matching_level,
 )
+from .cores import CoreSlots
 from .gallery_index import gallery_search, gallery_size, open_sealed
 from .models import Face, Gallery, Subject
 from .pipeline import Analysis, Box, Embedding, FacePipeline, PipelineConfig, Readable, cosine_distance, get_pipeline
@@ -37,9 +41,15 @@ from .sealing import EMBEDDING_DTYPE, EmbeddingSealer, SealBroken, face_associat
 
 log = logging.getLogger("facenition.matching")
 
-# One image is decoded and read at a time per process, whatever the number of threads serving
-# requests: the memory a worker needs is one image's, and the cores are shared by the workers.
-_face_work = threading.Lock()
+# Photos are read on core slots shared by the server's processes (matching.cores), and each process
+# holds at most FACENITION_PHOTO_THREADS decoded photos at a time: its memory is bounded by that
+# many images, whatever the number of threads serving requests.
+_core_slots = CoreSlots()
+
+
+@lru_cache(maxsize=2)
+def _photo_slots(count: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(count)
 
 
 def pipeline_config() -> PipelineConfig:
@@ -51,6 +61,7 @@ def pipeline_config() -> PipelineConfig:
         descriptor=settings.FACENITION_DESCRIPTOR,
         jitters=settings.FACENITION_DESCRIPTOR_JITTERS,
         align_on=settings.FACENITION_ALIGN_ON,
+        detect_schedule=settings.FACENITION_DETECT_SCHEDULE,
     )
 
 
@@ -65,21 +76,42 @@ class FaceReading:
     face: DetectedFace  # the largest one in the photo
 
 
+def _too_busy() -> ApplicationError:
+    return ApplicationError(
+        f"The server is too busy to read these photos within {settings.FACENITION_REQUEST_DEADLINE_SECONDS} s; "
+        "try again shortly.",
+        status=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 @contextmanager
-def face_work() -> Iterator[None]:
-    """The process's turn at face work, waited for no longer than the request's deadline allows."""
+def face_work(photos: int = 1) -> Iterator[int]:
+    """The request's turn at face work: a slot for its first photo, waited for no longer than the
+    request's deadline allows, and slots for up to `photos - 1` more if they are free at once (the
+    process's FACENITION_PHOTO_THREADS and the server's cores allowing). Gives how many it holds."""
+    process = _photo_slots(settings.FACENITION_PHOTO_THREADS)
     left = seconds_left()
-    if not _face_work.acquire(timeout=-1 if left is None else left):
-        raise ApplicationError(
-            f"The server is too busy to read these photos within {settings.FACENITION_REQUEST_DEADLINE_SECONDS} s; "
-            "try again shortly.",
-            status=503,
-            headers={"Retry-After": "5"},
-        )
+    waited_until = None if left is None else time.monotonic() + left
+    if not process.acquire(timeout=left):
+        raise _too_busy()
+    first = _core_slots.take(None if waited_until is None else max(0.0, waited_until - time.monotonic()))
+    if first is None:
+        process.release()
+        raise _too_busy()
+    held = [first]
     try:
-        yield
+        while len(held) < photos and process.acquire(blocking=False):
+            extra = _core_slots.try_take()
+            if extra is None:
+                process.release()
+                break
+            held.append(extra)
+        yield len(held)
     finally:
-        _face_work.release()
+        for slot in held:
+            slot.release()
+            process.release()
 
 
 def _in_original_size(face: DetectedFace, scale: float) -> DetectedFace:
@@ -89,9 +121,9 @@ def _in_original_size(face: DetectedFace, scale: float) -> DetectedFace:
     return replace(face, box=Box(*(round(side * scale) for side in (box.left, box.top, box.right, box.bottom))))
 
 
-def _analyse(pipeline: FacePipeline, image: Readable) -> Analysis:
+def _analyse(pipeline: FacePipeline, image: Readable, *, every_face: bool, embed: str) -> Analysis:
     decoded = image.decode()
-    analysis = pipeline.analyse(decoded.pixels)
+    analysis = pipeline.analyse(decoded.pixels, every_face=every_face, embed=embed)
     return replace(analysis, faces=[_in_original_size(face, decoded.scale) for face in analysis.faces])
 
 
@@ -104,15 +136,30 @@ def face_quality_problem(size: int, sharpness: float, *, min_size: int, min_shar
     return None
 
 
-def faces_read(*, images: Sequence[Readable], exactly_one: bool = False) -> list[FaceReading]:
-    """Runs the pipeline on intake images, decoding each in its turn. Each must show a face (exactly
-    one if asked) that is large and sharp enough to judge, else 400."""
+def _read_side_by_side(images: Sequence[Readable], *, every_face: bool) -> list[Analysis]:
+    """Each photo's analysis, in order; photos run side by side on as many slots as the request got.
+    Only the largest face of each is embedded: it is the one that counts."""
     pipeline = face_pipeline()
+
+    def read(image: Readable) -> Analysis:
+        return _analyse(pipeline, image, every_face=every_face, embed="largest")
+
+    with face_work(len(images)) as workers:
+        if workers == 1:
+            return [read(image) for image in images]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="photo") as pool:
+            # Each photo runs in a copy of the request's context: its log lines carry the request id.
+            futures = [pool.submit(copy_context().run, read, image) for image in images]
+            return [future.result() for future in futures]
+
+
+def faces_read(*, images: Sequence[Readable], exactly_one: bool = False) -> list[FaceReading]:
+    """Runs the pipeline on intake images. Each must show a face (exactly one if asked: then every
+    face in the photo is looked for) that is large and sharp enough to judge, else 400 naming the
+    first photo, in the order sent, that fails."""
     readings = []
-    for image in images:
-        with face_work():
-            analysis = _analyse(pipeline, image)
-        count = len(analysis.faces)
+    for image, analysis in zip(images, _read_side_by_side(images, every_face=exactly_one), strict=True):
+        count = analysis.face_count
         if count == 0:
             raise BadRequest(f"{image.label}: no face found; send a photo where the face is clearly visible.")
         if exactly_one and count > 1:
@@ -362,7 +409,7 @@ def faces_read_every(*, image: Readable) -> list[DetectedFace]:
     """Every face in one photo, largest first, boxes in the photo's pixels; 400 when there is none."""
     pipeline = face_pipeline()
     with face_work():
-        analysis = _analyse(pipeline, image)
+        analysis = _analyse(pipeline, image, every_face=True, embed="all")
     if not analysis.faces:
         raise BadRequest(f"{image.label}: no face found; send a photo where the face is clearly visible.")
     return analysis.faces

@@ -1,3 +1,4 @@
+import hashlib
 import io
 import uuid
 
@@ -91,3 +92,25 @@ def upload(name, content, content_type="application/octet-stream"):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, content, content_type=content_type)
+
+
+@pytest.fixture(scope="session")
+def pipeline_answers():
+    return {}
+
+
+@pytest.fixture
+def pipeline_reads_each_photo_once(monkeypatch, pipeline_answers):
+    """For tests about tokens or galleries, not the pipeline: each distinct photo is read once per
+    session (per way of reading it) and the answer reused, which changes nothing but the time."""
+    from matching.pipeline import FacePipeline
+
+    analyse = FacePipeline.analyse
+
+    def remembered(pipeline, rgb, **how):
+        key = f"{hashlib.sha1(rgb.tobytes()).hexdigest()}{rgb.shape}{sorted(how.items())}{pipeline.config.variant}"
+        if key not in pipeline_answers:
+            pipeline_answers[key] = analyse(pipeline, rgb, **how)
+        return pipeline_answers[key]
+
+    monkeypatch.setattr(FacePipeline, "analyse", remembered)

@@ -41,6 +41,8 @@ def check(**environment):
         ("FACENITION_MAX_IMAGES", "0", "expected a whole number, at least 1"),
         ("FACENITION_TRUSTED_PROXIES", "-1", "expected a whole number, at least 0"),
         ("FACENITION_WARM_UP", "sometimes", "expected true or false"),
+        ("FACENITION_DETECT_SCHEDULE", "fast", "expected one of cheap-first, thorough"),
+        ("FACENITION_PHOTO_THREADS", "0", "expected a whole number, at least 1"),
         ("LOG_FORMAT", "xml", "expected one of plain, json"),
         ("LOG_LEVEL", "LOUD", "expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
         ("REDIS_URL", "127.0.0.1:6379", "expected a URL starting with redis://"),

@@ -1,14 +1,21 @@
+import queue
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .weights import SHAPE_PREDICTOR, WeightsMissing, missing_weights, weights_dir
+from .weights import DESCRIPTOR, SHAPE_PREDICTOR, WeightsMissing, missing_weights, weights_dir
 
 DESCRIPTORS = ("plain", "mirror")
 ALIGN_ON = ("photo", "detection")
+# When dlib's HOG detector looks at the detection copy upsampled (the costly pass, which finds faces
+# down to half the size): "thorough" always, and only that pass; "cheap-first" only when the plain
+# pass does not find exactly one face, or when every face in the photo must be found.
+SCHEDULES = ("cheap-first", "thorough")
 CHIP_SIDE = 150
 # An RGB photo as the pipeline takes it: height x width x 3, uint8.
 RGB = npt.NDArray[np.uint8]
@@ -26,12 +33,15 @@ class PipelineConfig:
     descriptor: str = "plain"
     jitters: int = 0
     align_on: str = "photo"
+    detect_schedule: str = "cheap-first"
 
     def __post_init__(self) -> None:
         if self.descriptor not in DESCRIPTORS:
             raise ValueError(f"descriptor: one of {', '.join(DESCRIPTORS)}, not {self.descriptor!r}")
         if self.align_on not in ALIGN_ON:
             raise ValueError(f"align_on: one of {', '.join(ALIGN_ON)}, not {self.align_on!r}")
+        if self.detect_schedule not in SCHEDULES:
+            raise ValueError(f"detect_schedule: one of {', '.join(SCHEDULES)}, not {self.detect_schedule!r}")
         if not 0 <= self.jitters <= 100:
             raise ValueError(f"jitters: between 0 and 100, not {self.jitters}")
 
@@ -40,8 +50,14 @@ class PipelineConfig:
         """Everything that decides an embedding, as one string (the calibration cache keys on it)."""
         return (
             f"{self.model_name}-{self.detector_name}-{self.detect_max_side}-{self.descriptor}"
-            f"-j{self.jitters}-{self.align_on}"
+            f"-j{self.jitters}-{self.align_on}-{self.detect_schedule}"
         )
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether the detection schedule applies: dlib's own detector and descriptor, which this
+        pipeline drives directly. Other deepface detectors run once, as deepface runs them."""
+        return self.model_name == "Dlib" and self.detector_name == "dlib"
 
 
 @dataclass(frozen=True)
@@ -77,11 +93,36 @@ class Face:
 class Analysis:
     width: int
     height: int
-    faces: list[Face]  # largest first
+    faces: list[Face]  # the faces embedded, largest first: all of them, or the largest only if asked
+    face_count: int = -1  # every face found; -1: as many as `faces`
+
+    def __post_init__(self) -> None:
+        if self.face_count < 0:
+            object.__setattr__(self, "face_count", len(self.faces))
 
     @property
     def largest(self) -> Face | None:
         return self.faces[0] if self.faces else None
+
+
+@dataclass(frozen=True)
+class Found:
+    """A face as the detector found it, in the detection copy's pixels."""
+
+    box: Box
+    confidence: float
+    region: Any = None  # deepface's FacialAreaRegion (eyes included) when deepface detected it
+
+
+def same_face(a: Box, b: Box) -> bool:
+    """Whether two detections are one face: each box's centre lies inside the other. dlib's two
+    passes frame one face differently (pyramid levels differ), but never so far apart as that."""
+
+    def inside(box: Box, other: Box) -> bool:
+        x, y = (box.left + box.right) / 2, (box.top + box.bottom) / 2
+        return other.left <= x <= other.right and other.top <= y <= other.bottom
+
+    return inside(a, b) and inside(b, a)
 
 
 def cosine_distance(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
@@ -103,6 +144,17 @@ def sharpness(rgb: RGB, box: Box) -> float:
     return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
+@dataclass
+class Reader:
+    """One thread's dlib models. dlib's detector and its descriptor network keep working buffers in
+    the object, so two threads must not run one object at once: each photo read side by side takes
+    a reader of its own (about 30 MB each, built on first need and kept)."""
+
+    detector: Any
+    shape_predictor: Any
+    descriptor: Any
+
+
 class FacePipeline:
     """Detects faces and embeds them. Thread-safe after `load()`; load it once per process."""
 
@@ -110,6 +162,9 @@ class FacePipeline:
         self.config = config
         self._lock = threading.Lock()
         self._loaded = False
+        self._idle_readers: queue.SimpleQueue[Reader] = queue.SimpleQueue()
+        # Models deepface built are one object per process: used by one thread at a time.
+        self._deepface_lock = threading.Lock()
 
     def load(self) -> "FacePipeline":
         with self._lock:
@@ -129,12 +184,47 @@ class FacePipeline:
                 import dlib
 
                 self._dlib = dlib
-                self._shape_predictor = dlib.shape_predictor(
-                    str(weights_dir(self.config.deepface_home) / SHAPE_PREDICTOR)
+                self._idle_readers.put(
+                    Reader(
+                        detector=self.detector.model["face_detector"] if self.config.scheduled else None,
+                        shape_predictor=self._new_shape_predictor(),
+                        descriptor=self.model.model.model,
+                    )
                 )
-                self._descriptor = self.model.model.model
             self._loaded = True
         return self
+
+    def _new_shape_predictor(self) -> Any:
+        return self._dlib.shape_predictor(str(weights_dir(self.config.deepface_home) / SHAPE_PREDICTOR))
+
+    def _new_reader(self) -> Reader:
+        return Reader(
+            detector=self._dlib.get_frontal_face_detector() if self.config.scheduled else None,
+            shape_predictor=self._new_shape_predictor(),
+            descriptor=self._dlib.face_recognition_model_v1(str(weights_dir(self.config.deepface_home) / DESCRIPTOR)),
+        )
+
+    def add_readers(self, count: int) -> "FacePipeline":
+        """Builds readers now, up to `count` in all, so that no request pays for building one."""
+        self.load()
+        if self.config.model_name == "Dlib":
+            for _ in range(count - self._idle_readers.qsize()):
+                self._idle_readers.put(self._new_reader())
+        return self
+
+    @contextmanager
+    def _reader(self) -> Iterator[Reader | None]:
+        if self.config.model_name != "Dlib":
+            yield None
+            return
+        try:
+            reader = self._idle_readers.get_nowait()
+        except queue.Empty:
+            reader = self._new_reader()
+        try:
+            yield reader
+        finally:
+            self._idle_readers.put(reader)
 
     def warm_up(self) -> "FacePipeline":
         """Loads the models and runs them once on a blank photo: what a first call would pay for besides
@@ -144,35 +234,84 @@ class FacePipeline:
         self.analyse(np.full((side * 3 // 4, side, 3), 128, dtype=np.uint8))
         return self
 
-    def analyse(self, rgb: RGB) -> Analysis:
-        """All faces in an RGB image, largest first, each with its embedding."""
+    def analyse(self, rgb: RGB, *, every_face: bool = False, embed: str = "all") -> Analysis:
+        """The faces in an RGB image, largest first. `every_face`: the request counts or uses every
+        face, so the thorough pass runs whatever the schedule. `embed`: "all" embeds every face,
+        "largest" only the largest (the others are counted in `face_count`)."""
         if not self._loaded:
             self.load()
+        with self._reader() as reader:
+            return self._analyse(rgb, reader, every_face=every_face, embed=embed)
+
+    def _analyse(self, rgb: RGB, reader: Reader | None, *, every_face: bool, embed: str) -> Analysis:
         height, width = rgb.shape[:2]
         small, scale = self._downscale(rgb)
-        # deepface's detectors take BGR, as OpenCV hands them.
-        regions = self.detector.detect_faces(np.ascontiguousarray(small[:, :, ::-1]))
+        found = self._detect(small, reader, every_face=every_face)
         faces = []
-        for region in regions:
+        for detected in found:
             box = Box(
-                left=max(0, int(round(region.x / scale))),
-                top=max(0, int(round(region.y / scale))),
-                right=min(width, int(round((region.x + region.w) / scale))),
-                bottom=min(height, int(round((region.y + region.h) / scale))),
+                left=max(0, int(round(detected.box.left / scale))),
+                top=max(0, int(round(detected.box.top / scale))),
+                right=min(width, int(round(detected.box.right / scale))),
+                bottom=min(height, int(round(detected.box.bottom / scale))),
             )
-            if box.area == 0:
-                continue
-            embedding = self._embed(rgb, small, box, region, scale)
-            faces.append(
-                Face(
-                    box=box,
-                    confidence=float(region.confidence or 0.0),
-                    embedding=embedding,
-                    sharpness=sharpness(rgb, box),
-                )
+            if box.area > 0:
+                faces.append((box, detected))
+        faces.sort(key=lambda pair: pair[0].area, reverse=True)
+        wanted = faces if embed == "all" else faces[:1]
+        embedded = [
+            Face(
+                box=box,
+                confidence=detected.confidence,
+                embedding=self._embed(rgb, small, box, detected.region, scale, reader),
+                sharpness=sharpness(rgb, box),
             )
-        faces.sort(key=lambda face: face.box.area, reverse=True)
-        return Analysis(width=width, height=height, faces=faces)
+            for box, detected in wanted
+        ]
+        return Analysis(width=width, height=height, faces=embedded, face_count=len(faces))
+
+    def _detect(self, small: RGB, reader: Reader | None, *, every_face: bool) -> list[Found]:
+        if reader is None or reader.detector is None:
+            return self._detect_deepface(small)
+        if self.config.detect_schedule == "thorough":
+            return self._detect_dlib(small, reader, upsample=1)
+        cheap = self._detect_dlib(small, reader, upsample=0)
+        if len(cheap) == 1 and not every_face:
+            return cheap
+        thorough = self._detect_dlib(small, reader, upsample=1)
+        # One face, and the upsampled pass finds no other: the plain pass's frame is kept, so that a
+        # photo of one person reads the same in every request. A group photo reads as "thorough"
+        # reads it: its faces, framed and ranked by size alike.
+        if len(cheap) == 1 and len(thorough) == 1 and same_face(cheap[0].box, thorough[0].box):
+            return cheap
+        return thorough
+
+    def _detect_dlib(self, small: RGB, reader: Reader, *, upsample: int) -> list[Found]:
+        # dlib's HOG detector called directly: deepface's wrapper always upsamples once, and fits
+        # landmarks on the detection copy that the descriptor does not use. HOG takes the strongest
+        # gradient of the three channels, so RGB serves as well as BGR, without a copy.
+        rects, scores, _ = reader.detector.run(small, upsample)
+        height, width = small.shape[:2]
+        return [
+            Found(
+                box=Box(max(0, rect.left()), max(0, rect.top()), min(width, rect.right()), min(height, rect.bottom())),
+                confidence=min(max(0.0, float(score)), 1.0),  # as deepface reports it
+            )
+            for rect, score in zip(rects, scores, strict=True)
+        ]
+
+    def _detect_deepface(self, small: RGB) -> list[Found]:
+        # deepface's detectors take BGR, as OpenCV hands them.
+        with self._deepface_lock:
+            regions = self.detector.detect_faces(np.ascontiguousarray(small[:, :, ::-1]))
+        return [
+            Found(
+                box=Box(region.x, region.y, region.x + region.w, region.y + region.h),
+                confidence=float(region.confidence or 0.0),
+                region=region,
+            )
+            for region in regions
+        ]
 
     def _downscale(self, rgb: RGB) -> tuple[RGB, float]:
         height, width = rgb.shape[:2]
@@ -187,12 +326,15 @@ class FacePipeline:
         )
         return small.astype(np.uint8, copy=False), scale  # uint8 in, uint8 out: no copy
 
-    def _embed(self, rgb: RGB, small: RGB, box: Box, region: Any, scale: float) -> npt.NDArray[np.float64]:
-        if self.config.model_name == "Dlib":
-            return self._embed_dlib(rgb, small, box, scale)
-        return self._embed_generic(rgb, region, scale)
+    def _embed(
+        self, rgb: RGB, small: RGB, box: Box, region: Any, scale: float, reader: Reader | None
+    ) -> npt.NDArray[np.float64]:
+        if reader is not None:
+            return self._embed_dlib(rgb, small, box, scale, reader)
+        with self._deepface_lock:
+            return self._embed_generic(rgb, region, scale)
 
-    def _embed_dlib(self, rgb: RGB, small: RGB, box: Box, scale: float) -> npt.NDArray[np.float64]:
+    def _embed_dlib(self, rgb: RGB, small: RGB, box: Box, scale: float, reader: Reader) -> npt.NDArray[np.float64]:
         # dlib's own alignment: 5 landmarks, then a 150x150 chip with 25% padding, which is what
         # the ResNet descriptor was trained on.
         if self.config.align_on == "detection":
@@ -203,12 +345,12 @@ class FacePipeline:
         else:
             source = rgb
             rect = self._dlib.rectangle(box.left, box.top, box.right, box.bottom)
-        shape = self._shape_predictor(source, rect)
+        shape = reader.shape_predictor(source, rect)
         chip = self._dlib.get_face_chip(source, shape, size=CHIP_SIDE, padding=0.25)
         chips = [chip]
         if self.config.descriptor == "mirror":
             chips.append(np.ascontiguousarray(chip[:, ::-1]))
-        vectors = self._descriptor.compute_face_descriptor(chips, self.config.jitters)
+        vectors = reader.descriptor.compute_face_descriptor(chips, self.config.jitters)
         return np.mean(np.asarray(vectors, dtype=np.float64), axis=0)
 
     def _embed_generic(self, rgb: RGB, region: Any, scale: float) -> npt.NDArray[np.float64]:

@@ -108,6 +108,7 @@ def test_a_request_that_waits_past_its_deadline_for_face_work_answers_503(authed
     from tests.conftest import make_image_bytes, upload
 
     settings.FACENITION_REQUEST_DEADLINE_SECONDS = 1
+    settings.FACENITION_PHOTO_THREADS = 1  # this worker reads one photo at a time
     photo = make_image_bytes("PNG")
     with face_work():  # another request of this worker is reading its photos
         started = time.monotonic()

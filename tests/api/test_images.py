@@ -168,7 +168,7 @@ def test_it_refuses_a_request_over_its_pixel_budget_before_decoding(authed, monk
     assert decoded == []
 
 
-def test_it_decodes_one_image_at_a_time_each_just_before_it_is_read(authed, monkeypatch):
+def test_it_decodes_one_image_at_a_time_each_just_before_it_is_read(authed, monkeypatch, settings):
     from facenition.api import images
     from matching.pipeline import Analysis, Box, Face
 
@@ -179,11 +179,12 @@ def test_it_decodes_one_image_at_a_time_each_just_before_it_is_read(authed, monk
         events.append("decode")
         return real_decode(*args, **kwargs)
 
-    def analyse(pipeline, rgb):
+    def analyse(pipeline, rgb, **how):
         events.append("read")
         face = Face(box=Box(0, 0, 64, 48), confidence=1.0, embedding=np.ones(128))  # wide enough to judge
         return Analysis(width=rgb.shape[1], height=rgb.shape[0], faces=[face])
 
+    settings.FACENITION_PHOTO_THREADS = 1
     monkeypatch.setattr(images, "decode_image", decode)
     monkeypatch.setattr("matching.pipeline.core.FacePipeline.analyse", analyse)
     photo = make_image_bytes("JPEG", size=(64, 48))
@@ -192,6 +193,46 @@ def test_it_decodes_one_image_at_a_time_each_just_before_it_is_read(authed, monk
 
     assert response.status_code == 200, response.content
     assert events == ["decode", "read"] * 5
+
+
+def test_side_by_side_a_worker_holds_no_more_decoded_photos_than_its_photo_threads(
+    authed, monkeypatch, settings, tmp_path
+):
+    import threading
+    import time
+
+    from facenition.api import images
+    from matching import services
+    from matching.cores import CoreSlots
+    from matching.pipeline import Analysis, Box, Face
+
+    live, most, threads, lock = [0], [0], set(), threading.Lock()
+    real_decode = images.decode_image
+
+    def decode(*args, **kwargs):
+        with lock:
+            live[0] += 1
+            most[0] = max(most[0], live[0])
+            threads.add(threading.get_ident())
+        return real_decode(*args, **kwargs)
+
+    def analyse(pipeline, rgb, **how):
+        time.sleep(0.05)  # long enough for the photos to overlap if they can
+        with lock:
+            live[0] -= 1
+        face = Face(box=Box(0, 0, 64, 48), confidence=1.0, embedding=np.ones(128))
+        return Analysis(width=rgb.shape[1], height=rgb.shape[0], faces=[face])
+
+    settings.FACENITION_PHOTO_THREADS = 2
+    monkeypatch.setattr(services, "_core_slots", CoreSlots(tmp_path, count=4))  # more cores than the worker may use
+    monkeypatch.setattr(images, "decode_image", decode)
+    monkeypatch.setattr("matching.pipeline.core.FacePipeline.analyse", analyse)
+    photo = make_image_bytes("JPEG", size=(64, 48))
+
+    response = post_match(authed, [photo] * 5, [photo] * 5)
+
+    assert response.status_code == 200, response.content
+    assert most[0] == 2 and len(threads) == 2
 
 
 def test_it_decodes_a_large_jpeg_at_reduced_size_in_the_decoder():

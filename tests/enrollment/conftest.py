@@ -1,29 +1,4 @@
-import hashlib
-
 import pytest
-
-from matching.pipeline import FacePipeline
-
-
-@pytest.fixture(scope="session")
-def pipeline_answers():
-    """What the pipeline said about each photo, by pixel content, for the whole session."""
-    return {}
-
-
-@pytest.fixture(autouse=True)
-def pipeline_reads_each_photo_once(monkeypatch, pipeline_answers):
-    """These tests are about tokens, not the pipeline: each distinct photo is read once per session
-    and the answer reused, which changes nothing but the time."""
-    analyse = FacePipeline.analyse
-
-    def remembered(pipeline, rgb):
-        key = hashlib.sha1(rgb.tobytes()).hexdigest() + str(rgb.shape)
-        if key not in pipeline_answers:
-            pipeline_answers[key] = analyse(pipeline, rgb)
-        return pipeline_answers[key]
-
-    monkeypatch.setattr(FacePipeline, "analyse", remembered)
 
 
 @pytest.fixture
