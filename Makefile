@@ -93,6 +93,7 @@ bench: setup-dev
 		|| echo "opencv-data could not be installed: bench.pipeline will leave deepface's default call out"
 	$(PY) -m bench.pipeline
 	$(PY) -m bench.over_http --database-url $(BENCH_DATABASE_URL)
+	$(PY) -m bench.speed --database-url $(BENCH_DATABASE_URL)
 
 # Galleries at 1k to 1M faces, beside deepface's own search (about 30 minutes, most of it enrolling 1M faces).
 bench-gallery: setup-dev

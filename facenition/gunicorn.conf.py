@@ -1,7 +1,8 @@
 """gunicorn settings for the Procfile's web process and `make run`.
 
-Each worker reads faces one image at a time on one core: face detection and the embedding are
-single-threaded dlib code, so the worker count is the parallelism. Its threads (GUNICORN_THREADS,
+Face detection and the embedding are single-threaded dlib code: each photo being read holds one
+core slot (matching.cores), shared by the workers, so a request reads its photos side by side only
+on cores no other request is using, and a worker holds at most FACENITION_PHOTO_THREADS photos. Its threads (GUNICORN_THREADS,
 default 4) are for waiting: on a slow client's body (at most FACENITION_BODY_READ_SECONDS), on the
 database and Redis, or for the worker's turn at face work (facenition.gunicorn_worker). Libraries that start thread
 pools of their own (OpenBLAS under numpy, OpenCV, numba, TensorFlow when a TensorFlow model is

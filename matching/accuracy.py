@@ -29,16 +29,17 @@ TARGET_FALSE_MATCH_RATES = {
 
 # level -> the largest cosine distance still called a match: `calibrate_match`'s fit on every person
 # of the shared face set (a normal fitted to the impostor distances by pair of people, cut at the
-# target rate), for the default descriptor (plain Dlib, aligned on the full-size photo).
+# target rate), for the default descriptor (plain Dlib, aligned on the full-size photo) and
+# detection schedule (cheap-first).
 MATCH_THRESHOLDS = {
-    1: 0.0695,
-    2: 0.0625,
-    3: 0.0537,
-    4: 0.0474,
-    5: 0.0414,
-    6: 0.0337,
-    7: 0.0282,
-    8: 0.0110,
+    1: 0.07,
+    2: 0.063,
+    3: 0.0543,
+    4: 0.048,
+    5: 0.042,
+    6: 0.0344,
+    7: 0.0289,
+    8: 0.0118,
 }
 
 

@@ -4,7 +4,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import copy_context
@@ -35,7 +35,17 @@ from .accuracy import (
 from .cores import CoreSlots
 from .gallery_index import gallery_search, gallery_size, open_sealed
 from .models import Face, Gallery, Subject
-from .pipeline import Analysis, Box, Embedding, FacePipeline, PipelineConfig, Readable, cosine_distance, get_pipeline
+from .pipeline import (
+    Analysis,
+    Box,
+    DecodedImage,
+    Embedding,
+    FacePipeline,
+    PipelineConfig,
+    Readable,
+    cosine_distance,
+    get_pipeline,
+)
 from .pipeline import Face as DetectedFace
 from .sealing import EMBEDDING_DTYPE, EmbeddingSealer, SealBroken, face_associated_data
 
@@ -45,6 +55,11 @@ log = logging.getLogger("facenition.matching")
 # holds at most FACENITION_PHOTO_THREADS decoded photos at a time: its memory is bounded by that
 # many images, whatever the number of threads serving requests.
 _core_slots = CoreSlots()
+
+
+# One photo decodes at a time per process: decoding is where a photo's memory peaks (a 40 MP PNG
+# takes about 240 MB before it is reduced), and it is a small part of a photo's time.
+_decoding = threading.Lock()
 
 
 @lru_cache(maxsize=2)
@@ -114,17 +129,17 @@ def face_work(photos: int = 1) -> Iterator[int]:
             process.release()
 
 
-def _in_original_size(face: DetectedFace, scale: float) -> DetectedFace:
+def _in_original_size(analysis: Analysis, decoded: DecodedImage) -> Analysis:
+    """The analysis with its boxes in the pixels of the photo as sent (it may have been decoded reduced)."""
+    scale = decoded.scale
     if scale == 1:
-        return face
-    box = face.box
-    return replace(face, box=Box(*(round(side * scale) for side in (box.left, box.top, box.right, box.bottom))))
+        return analysis
 
+    def scaled(face: DetectedFace) -> DetectedFace:
+        box = face.box
+        return replace(face, box=Box(*(round(side * scale) for side in (box.left, box.top, box.right, box.bottom))))
 
-def _analyse(pipeline: FacePipeline, image: Readable, *, every_face: bool, embed: str) -> Analysis:
-    decoded = image.decode()
-    analysis = pipeline.analyse(decoded.pixels, every_face=every_face, embed=embed)
-    return replace(analysis, faces=[_in_original_size(face, decoded.scale) for face in analysis.faces])
+    return replace(analysis, faces=[scaled(face) for face in analysis.faces])
 
 
 def face_quality_problem(size: int, sharpness: float, *, min_size: int, min_sharpness: float) -> str | None:
@@ -136,29 +151,57 @@ def face_quality_problem(size: int, sharpness: float, *, min_size: int, min_shar
     return None
 
 
-def _read_side_by_side(images: Sequence[Readable], *, every_face: bool) -> list[Analysis]:
-    """Each photo's analysis, in order; photos run side by side on as many slots as the request got.
-    Only the largest face of each is embedded: it is the one that counts."""
+def _read_in_order(
+    images: Sequence[Readable], *, every_face: bool, check: Callable[[Readable, Analysis], None]
+) -> list[Analysis]:
+    """Each photo's analysis, in order; `check` raises for a photo that will not do. Photos run side
+    by side on as many slots as the request got, started in the order sent, and none starts after
+    one has failed: the error raised is that of the first failing photo in the order sent, as if
+    they had been read one after the other. Only the largest face of each is embedded."""
     pipeline = face_pipeline()
 
     def read(image: Readable) -> Analysis:
-        return _analyse(pipeline, image, every_face=every_face, embed="largest")
+        with _decoding:
+            decoded = image.decode()
+        analysis = _in_original_size(pipeline.analyse(decoded.pixels, every_face=every_face, embed="largest"), decoded)
+        del decoded  # the pixels go before the next photo is started
+        check(image, analysis)
+        return analysis
 
     with face_work(len(images)) as workers:
         if workers == 1:
             return [read(image) for image in images]
+        analyses: list[Analysis | None] = [None] * len(images)
+        failures: dict[int, Exception] = {}
+        turns, lock = iter(range(len(images))), threading.Lock()
+
+        def take_turns() -> None:
+            while True:
+                with lock:
+                    index = None if failures else next(turns, None)
+                if index is None:
+                    return
+                try:
+                    analyses[index] = read(images[index])
+                except Exception as failure:
+                    with lock:
+                        failures[index] = failure
+
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="photo") as pool:
-            # Each photo runs in a copy of the request's context: its log lines carry the request id.
-            futures = [pool.submit(copy_context().run, read, image) for image in images]
-            return [future.result() for future in futures]
+            # Each thread runs in a copy of the request's context: its log lines carry the request id.
+            for done in [pool.submit(copy_context().run, take_turns) for _ in range(workers)]:
+                done.result()
+        if failures:
+            raise failures[min(failures)]
+        return [analysis for analysis in analyses if analysis is not None]
 
 
 def faces_read(*, images: Sequence[Readable], exactly_one: bool = False) -> list[FaceReading]:
     """Runs the pipeline on intake images. Each must show a face (exactly one if asked: then every
     face in the photo is looked for) that is large and sharp enough to judge, else 400 naming the
     first photo, in the order sent, that fails."""
-    readings = []
-    for image, analysis in zip(images, _read_side_by_side(images, every_face=exactly_one), strict=True):
+
+    def check(image: Readable, analysis: Analysis) -> None:
         count = analysis.face_count
         if count == 0:
             raise BadRequest(f"{image.label}: no face found; send a photo where the face is clearly visible.")
@@ -173,8 +216,12 @@ def faces_read(*, images: Sequence[Readable], exactly_one: bool = False) -> list
         )
         if problem:
             raise BadRequest(f"{image.label}: {problem}; send a closer, sharper photo.")
-        readings.append(FaceReading(label=image.label, face_count=count, face=largest))
-    return readings
+
+    analyses = _read_in_order(images, every_face=exactly_one, check=check)
+    return [
+        FaceReading(label=image.label, face_count=analysis.face_count, face=analysis.faces[0])
+        for image, analysis in zip(images, analyses, strict=True)
+    ]
 
 
 def mean_embedding(readings: Sequence[FaceReading]) -> Embedding:
@@ -409,7 +456,9 @@ def faces_read_every(*, image: Readable) -> list[DetectedFace]:
     """Every face in one photo, largest first, boxes in the photo's pixels; 400 when there is none."""
     pipeline = face_pipeline()
     with face_work():
-        analysis = _analyse(pipeline, image, every_face=True, embed="all")
+        with _decoding:
+            decoded = image.decode()
+        analysis = _in_original_size(pipeline.analyse(decoded.pixels, every_face=True, embed="all"), decoded)
     if not analysis.faces:
         raise BadRequest(f"{image.label}: no face found; send a photo where the face is clearly visible.")
     return analysis.faces

@@ -97,3 +97,10 @@ def test_a_negative_face_size_floor_stops_start_up(settings):
 def test_a_descriptor_the_levels_were_not_calibrated_for_is_warned_about(settings):
     assert "facenition.W011" in ids({"FACENITION_DESCRIPTOR": "mirror"}, settings)
     assert "facenition.W011" not in ids({"FACENITION_DESCRIPTOR": "plain"}, settings)
+
+
+def test_a_detection_schedule_that_cannot_apply_is_named(settings):
+    assert "facenition.W012" in ids(
+        {"FACENITION_DETECTOR": "mtcnn", "FACENITION_DETECT_SCHEDULE": "thorough"}, settings
+    )
+    assert "facenition.W012" not in ids({"FACENITION_DETECTOR": "dlib"}, settings)

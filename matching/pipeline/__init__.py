@@ -1,9 +1,11 @@
 """The face pipeline: decode → detect → align → embed → compare. It knows nothing of Django.
 
-Uploads become RGB uint8 arrays in `images.py` (`decode_image`, one at a time, within a pixel
-budget); `FacePipeline.analyse` returns an `Analysis` holding one `Face` per detected face,
-largest first. Detection runs on a copy whose longest side is at most `detect_max_side` pixels;
-landmarks, alignment and the embedding use the decoded photo.
+Uploads become RGB uint8 arrays in `images.py` (`decode_image`, within a pixel budget);
+`FacePipeline.analyse` returns an `Analysis` holding a `Face` per detected face (or the largest
+only, when only it counts), largest first. Detection runs on a copy whose longest side is at most
+`detect_max_side` pixels, by the detection schedule (dlib's plain pass first, the upsampled pass
+when needed); landmarks, alignment and the embedding use the decoded photo. Each thread reading a
+photo uses dlib models of its own (`Reader`).
 
 Models load once per process, on first use or on an explicit `load()`, through deepface, so an
 operator can name another deepface model or detector in the settings.
@@ -12,6 +14,7 @@ operator can name another deepface model or detector in the settings.
 from .core import (
     ALIGN_ON,
     DESCRIPTORS,
+    SCHEDULES,
     Analysis,
     Box,
     Face,
@@ -35,6 +38,7 @@ from .weights import DESCRIPTOR, SHAPE_PREDICTOR, WeightsMissing, missing_weight
 __all__ = [
     "ALIGN_ON",
     "DESCRIPTORS",
+    "SCHEDULES",
     "Analysis",
     "DESCRIPTOR",
     "SHAPE_PREDICTOR",

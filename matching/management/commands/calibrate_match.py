@@ -26,7 +26,7 @@ from matching.calibration import (
     read_samples,
     upper_bound,
 )
-from matching.pipeline import ALIGN_ON, DESCRIPTORS, decode_image, get_pipeline
+from matching.pipeline import ALIGN_ON, DESCRIPTORS, SCHEDULES, decode_image, get_pipeline
 from matching.services import face_quality_problem, pipeline_config
 
 
@@ -34,6 +34,7 @@ def add_pipeline_arguments(parser):
     parser.add_argument("--descriptor", choices=DESCRIPTORS, help="descriptor variant (default: the setting)")
     parser.add_argument("--jitters", type=int, help="dlib's jittered copies per face (default: the setting)")
     parser.add_argument("--align-on", choices=ALIGN_ON, help="where the face is aligned (default: the setting)")
+    parser.add_argument("--detect-schedule", choices=SCHEDULES, help="dlib's detection schedule (default: the setting)")
     parser.add_argument("--min-face-size", type=int, help="refuse narrower faces (default: the setting)")
     parser.add_argument("--min-sharpness", type=float, help="refuse blurrier faces (default: the setting)")
     parser.add_argument("--no-cache", action="store_true", help="read every photo again, cache nothing")
@@ -45,7 +46,12 @@ def samples_from_options(options, stderr):
     quality settings refuse: (samples, pipeline config, refused file names)."""
     overrides = {
         name: options[option]
-        for name, option in (("descriptor", "descriptor"), ("jitters", "jitters"), ("align_on", "align_on"))
+        for name, option in (
+            ("descriptor", "descriptor"),
+            ("jitters", "jitters"),
+            ("align_on", "align_on"),
+            ("detect_schedule", "detect_schedule"),
+        )
         if options.get(option) is not None
     }
     config = dataclasses.replace(pipeline_config(), **overrides)
@@ -77,7 +83,7 @@ def describe(config, quality, fit):
     min_size, min_sharpness = quality
     text = (
         f"{config.model_name}, descriptor {config.descriptor}, jitters {config.jitters}, "
-        f"aligned on the {config.align_on}, {fit} fit"
+        f"aligned on the {config.align_on}, detection {config.detect_schedule}, {fit} fit"
     )
     if min_size or min_sharpness:
         text += f", faces under {min_size} px or sharpness {min_sharpness:g} refused"

@@ -1,0 +1,92 @@
+import subprocess
+import sys
+import time
+
+import pytest
+
+from matching import services
+from matching.cores import CoreSlots
+
+HOLD_A_SLOT = """
+import sys, time
+from pathlib import Path
+from matching.cores import CoreSlots
+slot = CoreSlots(Path(sys.argv[1]), count=int(sys.argv[2])).try_take()
+print("held" if slot else "none", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+def other_process(tmp_path):
+    """Starts a process that takes one of the slots in `tmp_path` and holds it until killed."""
+    started = []
+
+    def start(count):
+        process = subprocess.Popen(
+            [sys.executable, "-c", HOLD_A_SLOT, str(tmp_path), str(count)], stdout=subprocess.PIPE, text=True
+        )
+        started.append(process)
+        assert process.stdout.readline().strip() == "held"
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait()
+
+
+def test_there_are_as_many_slots_as_cores_and_a_released_one_is_free_again(tmp_path):
+    slots = CoreSlots(tmp_path, count=2)
+    first, second = slots.try_take(), slots.try_take()
+    assert first and second
+    assert slots.try_take() is None
+    first.release()
+    assert slots.try_take() is not None
+
+
+def test_a_slot_held_by_a_killed_process_is_free_again(tmp_path, other_process):
+    slots = CoreSlots(tmp_path, count=1)
+    holder = other_process(1)
+    assert slots.try_take() is None
+    holder.kill()
+    holder.wait()
+    assert slots.try_take() is not None
+
+
+def test_waiting_for_a_slot_gives_up_at_its_timeout(tmp_path, other_process):
+    slots = CoreSlots(tmp_path, count=1)
+    other_process(1)
+    started = time.monotonic()
+    assert slots.take(timeout=0.3) is None
+    assert time.monotonic() - started >= 0.3
+
+
+@pytest.fixture
+def cores(monkeypatch, tmp_path):
+    slots = CoreSlots(tmp_path, count=2)
+    monkeypatch.setattr(services, "_core_slots", slots)
+    return slots
+
+
+def test_an_idle_server_reads_a_requests_photos_on_every_core(cores, settings):
+    settings.FACENITION_PHOTO_THREADS = 4
+    with services.face_work(3) as workers:
+        assert workers == 2
+
+
+def test_a_busy_server_reads_a_requests_photos_one_at_a_time(cores, settings, other_process):
+    settings.FACENITION_PHOTO_THREADS = 4
+    other_process(2)  # another worker process is reading a photo
+    with services.face_work(3) as workers:
+        assert workers == 1
+
+
+def test_a_worker_reads_no_more_photos_at_once_than_its_photo_threads(cores, settings):
+    settings.FACENITION_PHOTO_THREADS = 1
+    with services.face_work(3) as workers:
+        assert workers == 1
+    # and the slots are given back
+    with services.face_work(3) as workers:
+        assert workers == 1
+    assert cores.try_take() is not None and cores.try_take() is not None
