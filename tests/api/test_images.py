@@ -287,3 +287,35 @@ def test_decode_converts_palette_images():
 def test_it_refuses_a_flood_of_files_in_the_envelope(authed):
     response = post_match(authed, [make_image_bytes("PNG")] * 12, [make_image_bytes("PNG")] * 12)
     assert "at most 10 images" in error_of(response)
+
+
+def test_side_by_side_the_first_failing_photo_in_the_order_sent_is_named_and_no_more_are_read(
+    authed, monkeypatch, settings, tmp_path
+):
+    import threading
+    import time
+
+    from matching import services
+    from matching.cores import CoreSlots
+    from matching.pipeline import Analysis
+
+    read, lock = [], threading.Lock()
+
+    def analyse(pipeline, rgb, **how):
+        with lock:
+            read.append(threading.get_ident())
+            first = len(read) == 1
+        time.sleep(0.2 if first else 0.01)  # the first photo finishes last
+        return Analysis(width=rgb.shape[1], height=rgb.shape[0], faces=[])  # no face in any
+
+    settings.FACENITION_PHOTO_THREADS = 2
+    monkeypatch.setattr(services, "_core_slots", CoreSlots(tmp_path, count=2))
+    monkeypatch.setattr("matching.pipeline.core.FacePipeline.analyse", analyse)
+    photo = make_image_bytes("JPEG", size=(64, 48))
+
+    response = post_match(authed, [photo] * 6, [photo])
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("image[0]: no face found")
+    assert len(set(read)) == 2  # read side by side,
+    assert len(read) == 2  # and once one had failed, no other photo was started
