@@ -154,46 +154,67 @@ def face_quality_problem(size: int, sharpness: float, *, min_size: int, min_shar
 def _read_in_order(
     images: Sequence[Readable], *, every_face: bool, check: Callable[[Readable, Analysis], None]
 ) -> list[Analysis]:
-    """Each photo's analysis, in order; `check` raises for a photo that will not do. Photos run side
-    by side on as many slots as the request got, started in the order sent, and none starts after
-    one has failed: the error raised is that of the first failing photo in the order sent, as if
-    they had been read one after the other. Only the largest face of each is embedded."""
+    """Each photo's analysis, in order; `check` raises for a photo that will not do. Photos are read
+    side by side on as many slots as the request got, started in the order sent, and none starts
+    after one has failed: the error raised is that of the first failing photo in the order sent, as
+    if they had been read one after the other. Only the largest face of each is embedded.
+
+    The request's own thread decodes every photo, one at a time and no more than a slot's worth
+    ahead: where a photo's memory peaks is always the same thread's allocator, whose freed memory
+    the next decode reuses, and the decoded photos alive are at most as many as the slots. A photo
+    large enough to be decoded reduced is decoded only when no other photo is in memory."""
     pipeline = face_pipeline()
 
-    def read(image: Readable) -> Analysis:
-        with _decoding:
-            decoded = image.decode()
+    def analyse(image: Readable, decoded: DecodedImage) -> Analysis:
         analysis = _in_original_size(pipeline.analyse(decoded.pixels, every_face=every_face, embed="largest"), decoded)
-        del decoded  # the pixels go before the next photo is started
         check(image, analysis)
         return analysis
 
     with face_work(len(images)) as workers:
         if workers == 1:
-            return [read(image) for image in images]
+            return [analyse(image, _decode(image)) for image in images]
         analyses: list[Analysis | None] = [None] * len(images)
         failures: dict[int, Exception] = {}
-        turns, lock = iter(range(len(images))), threading.Lock()
+        decoded_alive = threading.Semaphore(workers)
 
-        def take_turns() -> None:
-            while True:
-                with lock:
-                    index = None if failures else next(turns, None)
-                if index is None:
-                    return
-                try:
-                    analyses[index] = read(images[index])
-                except Exception as failure:
-                    with lock:
-                        failures[index] = failure
+        def read(index: int, held: list[DecodedImage]) -> None:
+            try:
+                analyses[index] = analyse(images[index], held[0])
+            except Exception as failure:
+                failures[index] = failure
+            finally:
+                held.clear()  # the pixels go before the next photo is decoded
+                decoded_alive.release()
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="photo") as pool:
-            # Each thread runs in a copy of the request's context: its log lines carry the request id.
-            for done in [pool.submit(copy_context().run, take_turns) for _ in range(workers)]:
-                done.result()
+            for index, image in enumerate(images):
+                # A photo decoded at reduced size (over FACENITION_DECODE_MAX_PIXELS) peaks at
+                # hundreds of MB while decoding: it waits until no other photo is in memory.
+                alone = image.area > settings.FACENITION_DECODE_MAX_PIXELS
+                permits = workers if alone else 1
+                for _ in range(permits):
+                    decoded_alive.acquire()
+                if alone:
+                    for _ in range(permits - 1):
+                        decoded_alive.release()
+                if failures:
+                    break
+                try:
+                    decoded = _decode(image)
+                except Exception as failure:
+                    failures[index] = failure
+                    break
+                # Each photo runs in a copy of the request's context: its log lines carry the request id.
+                pool.submit(copy_context().run, read, index, [decoded])
+                del decoded
         if failures:
             raise failures[min(failures)]
         return [analysis for analysis in analyses if analysis is not None]
+
+
+def _decode(image: Readable) -> DecodedImage:
+    with _decoding:
+        return image.decode()
 
 
 def faces_read(*, images: Sequence[Readable], exactly_one: bool = False) -> list[FaceReading]:
@@ -243,8 +264,10 @@ class MatchResult:
 
 def faces_match(*, images: Sequence[Readable], references: Sequence[Readable], accuracy: int) -> MatchResult:
     """1:1 comparison of two sets of photos; the largest face of each photo counts. Nothing is stored."""
-    probe = faces_read(images=images)
-    claimed = faces_read(images=references)
+    # Read together, so that the photos go side by side; an error names the first failing photo,
+    # images before references, as when each set was read on its own.
+    readings = faces_read(images=[*images, *references])
+    probe, claimed = readings[: len(images)], readings[len(images) :]
     distance = cosine_distance(mean_embedding(probe), mean_embedding(claimed))
     return MatchResult(
         match=is_match(distance, accuracy),
@@ -456,8 +479,7 @@ def faces_read_every(*, image: Readable) -> list[DetectedFace]:
     """Every face in one photo, largest first, boxes in the photo's pixels; 400 when there is none."""
     pipeline = face_pipeline()
     with face_work():
-        with _decoding:
-            decoded = image.decode()
+        decoded = _decode(image)
         analysis = _in_original_size(pipeline.analyse(decoded.pixels, every_face=True, embed="all"), decoded)
     if not analysis.faces:
         raise BadRequest(f"{image.label}: no face found; send a photo where the face is clearly visible.")

@@ -58,6 +58,10 @@ class IntakeImage:
     width: int
     height: int
 
+    @property
+    def area(self) -> int:
+        return self.width * self.height
+
     def decode(self) -> DecodedImage:
         return decode_or_refuse(self.label, self.content)
 

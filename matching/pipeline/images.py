@@ -61,6 +61,11 @@ class DecodedImage:
     pixels: npt.NDArray[np.uint8]  # H x W x 3, uint8, RGB, EXIF orientation applied
     scale: float = 1.0  # original size / decoded size
 
+    @property
+    def area(self) -> int:
+        height, width = self.pixels.shape[:2]
+        return round(height * self.scale) * round(width * self.scale)
+
     def decode(self) -> "DecodedImage":
         """Itself: an image decoded already reads like an intake image decoded on demand."""
         return self

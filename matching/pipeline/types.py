@@ -18,4 +18,9 @@ class Readable(Protocol):
     @property
     def label(self) -> str: ...
 
+    @property
+    def area(self) -> int:
+        """Pixels of the photo as sent (width x height), known before it is decoded."""
+        ...
+
     def decode(self) -> DecodedImage: ...

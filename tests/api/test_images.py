@@ -213,12 +213,12 @@ def test_side_by_side_a_worker_holds_no_more_decoded_photos_than_its_photo_threa
         with lock:
             live[0] += 1
             most[0] = max(most[0], live[0])
-            threads.add(threading.get_ident())
         return real_decode(*args, **kwargs)
 
     def analyse(pipeline, rgb, **how):
         time.sleep(0.05)  # long enough for the photos to overlap if they can
         with lock:
+            threads.add(threading.get_ident())
             live[0] -= 1
         face = Face(box=Box(0, 0, 64, 48), confidence=1.0, embedding=np.ones(128))
         return Analysis(width=rgb.shape[1], height=rgb.shape[0], faces=[face])
