@@ -62,6 +62,13 @@ def fresh_rate_limits(settings):
     settings.RATELIMIT_CACHE_PREFIX = f"rl:test-{uuid.uuid4().hex}:"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The admin tests create a superuser with a password; the production hasher (PBKDF2, a million
+    rounds) spends most of a second on it, and no test here is about password hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def api():
     return APIClient()
