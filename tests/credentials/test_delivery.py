@@ -111,6 +111,7 @@ def queue_of_its_own():
 
 
 @pytest.mark.worker  # starts and kills workers of its own
+@pytest.mark.subprocess
 def test_a_code_whose_worker_was_killed_mid_delivery_is_sent_after_restart(
     api, pair, mails, texts, queue_of_its_own, tmp_path
 ):
