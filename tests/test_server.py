@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 PORTS = range(18112, 18200)
 BOOT_SECONDS = 120
 
+# gunicorn, another process, works on the test database: it sees only committed rows.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

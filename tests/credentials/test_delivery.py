@@ -17,6 +17,7 @@ from facenition.celery import app as celery_app
 from .conftest import start_worker, stop_worker
 from .support import confirm_codes, request_codes, wait_for
 
+# The Celery worker, another process, sees only committed rows.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
