@@ -9,23 +9,27 @@ from rest_framework.test import APIClient
 
 from facenition.faceset import FaceSetMissing, labelled_photos
 
-# A test that asks for one of these fixtures, directly or through another, carries the marker:
+# A test that asks for one of these fixtures, directly or through another, carries the markers:
 # `make test-fast` leaves out the tests that need the face models, a Celery worker or the fake
-# SMTP and SMS servers.
+# SMTP and SMS servers, and those that start a server or a process that loads the app (seconds
+# each). A test that starts one without such a fixture says so with @pytest.mark.subprocess.
 MARKER_OF_FIXTURE = {
-    "face_photos": "faces",
-    "server": "faces",  # tests/test_server.py: gunicorn loading the face models
-    "worker": "worker",
-    "mails": "network",
-    "texts": "network",
+    "face_photos": ("faces",),
+    "server": ("faces", "subprocess"),  # tests/test_server.py, test_demo.py: gunicorn loading the face models
+    "gunicorn": ("subprocess",),  # tests/test_serving.py
+    "built_cache": ("subprocess",),  # tests/enrollment/test_protection.py: a process building the code
+    "worker": ("worker", "subprocess"),
+    "mails": ("network",),
+    "texts": ("network",),
 }
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        for fixture, marker in MARKER_OF_FIXTURE.items():
+        for fixture, markers in MARKER_OF_FIXTURE.items():
             if fixture in getattr(item, "fixturenames", ()):
-                item.add_marker(marker)
+                for marker in markers:
+                    item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +65,13 @@ def photo(face_photos):
 def fresh_rate_limits(settings):
     """Each test counts from zero: its rate-limit keys live under a prefix of its own."""
     settings.RATELIMIT_CACHE_PREFIX = f"rl:test-{uuid.uuid4().hex}:"
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The admin tests create a superuser with a password; the production hasher (PBKDF2, a million
+    rounds) spends most of a second on it, and no test here is about password hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -1,3 +1,4 @@
+import pytest
 from django.core.checks import run_checks
 
 
@@ -40,6 +41,7 @@ def test_a_broker_visibility_timeout_within_the_longest_back_off_stops_start_up(
     assert "credentials.E031" in ids(overrides, settings)
 
 
+@pytest.mark.subprocess
 def test_a_celery_worker_with_its_broker_past_the_codes_life_refuses_to_start():
     import os
     import subprocess

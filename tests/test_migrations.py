@@ -8,6 +8,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+# The migrations alter tables that hold the rows the test just wrote: inside the test's own transaction
+# PostgreSQL refuses ("cannot ALTER TABLE ... because it has pending trigger events").
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("credentials", "0002_verification"), ("enrollment", "0001_initial")]

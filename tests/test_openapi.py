@@ -80,6 +80,7 @@ def test_the_docs_page_uses_no_outside_resource(client):
     assert client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200
 
 
+@pytest.mark.subprocess
 def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_schema(transactional_db, tmp_path):
     url = database_url(settings.DATABASES["default"])
     if url is None:

@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 PORTS = range(18112, 18200)
 BOOT_SECONDS = 120
 
+# gunicorn, another process, works on the test database: it sees only committed rows.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -318,6 +319,7 @@ def silent_server():
     listener.close()
 
 
+@pytest.mark.subprocess
 def test_a_database_that_never_answers_gets_a_502_envelope_within_ten_seconds(silent_server, tmp_path):
     frozen_database = f"postgres://postgres@127.0.0.1:{silent_server}/frozen"
     frozen = Server(tmp_path, DATABASE_URL=frozen_database, FACENITION_WARM_UP="false")
@@ -332,6 +334,7 @@ def test_a_database_that_never_answers_gets_a_502_envelope_within_ten_seconds(si
         frozen.stop()
 
 
+@pytest.mark.subprocess
 def test_a_redis_that_never_answers_gets_a_502_envelope_within_ten_seconds(silent_server, tmp_path):
     frozen = Server(tmp_path, REDIS_URL=f"redis://127.0.0.1:{silent_server}/0", FACENITION_WARM_UP="false")
     try:

@@ -87,6 +87,7 @@ def test_an_access_log_format_of_ones_own_is_kept(gunicorn):
     assert "custom GET /nope HTTP/1.1 id=mine-1" in log()
 
 
+@pytest.mark.subprocess
 def test_the_celery_worker_logs_json_too(tmp_path, settings):
     import os
     import subprocess

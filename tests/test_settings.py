@@ -79,11 +79,13 @@ def test_email_tls_and_ssl_together_are_refused():
     assert "EMAIL_USE_SSL='true': expected false when EMAIL_USE_TLS is true" in result.stderr
 
 
+@pytest.mark.subprocess  # loads the whole app, seconds
 def test_good_settings_start():
     result = check(DEBUG="off", EMAIL_PORT="587", FACENITION_RATE_LIMIT_PER_IP="5/10m", LOG_FORMAT="json")
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.subprocess  # loads the whole app, seconds
 @pytest.mark.parametrize("process", ["worker", "beat"])
 def test_celery_refuses_to_start_without_redis(process):
     result = start([str(Path(sys.executable).parent / "celery"), "-A", "facenition", process], REDIS_URL="")

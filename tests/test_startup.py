@@ -52,6 +52,7 @@ def imported_heavy_libraries(code, **environment):
     )
 
 
+@pytest.mark.subprocess
 def test_web_modules_import_no_heavy_library_until_a_face_is_read():
     code = "from facenition.wsgi import application\nfrom django.urls import get_resolver\nget_resolver().url_patterns"
     assert imported_heavy_libraries(code, FACENITION_WARM_UP="0") == []

@@ -3,7 +3,7 @@ import pytest
 from credentials.models import Channel, Delivery, Verification
 from credentials.services import client_token_issue_verified
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from credentials.models import Channel, Verification
 
 from .support import confirm_codes, wrong
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -35,6 +35,7 @@ def test_both_codes_verify_the_pair(api, started):
     assert Verification.objects.get().verified_at is not None
 
 
+@pytest.mark.django_db(transaction=True)  # the worker, another process, reads committed rows
 def test_the_codes_that_arrive_verify_the_pair(api, pair, delivered_codes):
     email, phone = pair
     email_code, sms_code = delivered_codes(email, phone)
@@ -83,6 +84,7 @@ def test_the_sixth_attempt_after_five_failures_answers_429_even_with_the_right_c
     assert Verification.objects.get().verified_at is None
 
 
+@pytest.mark.django_db(transaction=True)  # each thread has a connection of its own
 def test_twenty_parallel_wrong_attempts_still_lock_after_five(started):
     verification, email_code, sms_code = started
 

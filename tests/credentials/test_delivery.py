@@ -1,8 +1,8 @@
 """What the Celery worker does with a code: send it, retry a provider's refusal, record the outcome."""
 
+import json
 import re
 import signal
-import time
 import uuid
 from datetime import timedelta
 
@@ -17,6 +17,7 @@ from facenition.celery import app as celery_app
 from .conftest import start_worker, stop_worker
 from .support import confirm_codes, request_codes, wait_for
 
+# The Celery worker, another process, sees only committed rows.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -52,20 +53,29 @@ def test_a_refused_email_is_recorded_with_the_providers_error_while_it_is_retrie
     recorded(email, email_status=Delivery.SENT, email_error="")
 
 
-def test_retries_stop_once_the_code_has_expired(api, pair, worker, mails):
+def queued_task_id(published, channel):
+    """The id of the one delivery task queued for `channel`; Celery keeps it across the task's retries."""
+    ids = [message["headers"]["id"] for message in map(json.loads, published) if message["body"][0][1] == channel]
+    assert len(ids) == 1, ids
+    return ids[0]
+
+
+def test_retries_stop_once_the_code_has_expired(api, pair, worker, mails, published):
     email, phone = pair
     mails.refuse(email)  # always
     request_codes(api, email, phone)
+    task_id = queued_task_id(published, Channel.EMAIL)
     expires_at = timezone.now() + timedelta(seconds=4)  # back-offs of 1, 2, 4 s: the third would pass it
     Verification.objects.update(expires_at=expires_at)
 
     verification = recorded(email, email_status=Delivery.FAILED)
 
     assert "451" in verification.email_error
+    # The task ends without asking for another retry: no attempt can follow.
+    wait_for(lambda: f"deliver_code[{task_id}] succeeded" in worker.text(), what="the delivery task to end")
     attempts = len(mails.refused_to(email))
     assert attempts >= 2  # it did retry while the code was valid
-    time.sleep(5)  # longer than the next back-off would have been
-    assert len(mails.refused_to(email)) == attempts
+    assert worker.text().count(f"deliver_code[{task_id}] retry:") == attempts - 1
     assert all(refusal.at < expires_at.timestamp() for refusal in mails.refused_to(email))
     assert mails.to(email) == []
 
@@ -111,6 +121,7 @@ def queue_of_its_own():
 
 
 @pytest.mark.worker  # starts and kills workers of its own
+@pytest.mark.subprocess
 def test_a_code_whose_worker_was_killed_mid_delivery_is_sent_after_restart(
     api, pair, mails, texts, queue_of_its_own, tmp_path
 ):

@@ -11,7 +11,7 @@ from credentials.models import Channel, ClientToken, Verification
 
 from .support import confirm_codes
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -26,6 +26,7 @@ def generate(api, email, phone, path="/v2/generateToken", **extra):
     return api.post(path, {"email": email, "phone": phone}, format="json", **extra)
 
 
+@pytest.mark.django_db(transaction=True)  # the worker, another process, reads committed rows
 def test_the_whole_v2_flow_ends_with_a_working_token(api, pair, delivered_codes):
     email, phone = pair
     email_code, sms_code = delivered_codes(email, phone)
@@ -56,6 +57,7 @@ def test_a_verification_mints_one_token_and_is_then_spent(api, verified):
     assert Verification.objects.get().spent_at is not None
 
 
+@pytest.mark.django_db(transaction=True)  # each thread has a connection of its own
 def test_parallel_requests_still_mint_one_token(verified):
     def attempt(_):
         try:

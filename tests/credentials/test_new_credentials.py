@@ -8,9 +8,10 @@ from credentials.models import Delivery, Verification
 
 from .support import confirm_codes, request_codes, wait_for, wrong
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.django_db(transaction=True)  # the worker, another process, reads committed rows
 def test_it_emails_and_texts_two_codes_that_verify_the_pair(api, pair, delivered_codes):
     email, phone = pair
     email_code, sms_code = delivered_codes(email, phone)
@@ -21,15 +22,18 @@ def test_it_emails_and_texts_two_codes_that_verify_the_pair(api, pair, delivered
     assert response.json()["verified"] is True
 
 
-def test_it_answers_the_verification_and_its_lifetime(api, pair):
-    response = request_codes(api, *pair)
+def test_it_answers_the_verification_and_its_lifetime(api, pair, published, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = request_codes(api, *pair)
 
     assert response.status_code == 202
     body = response.json()
     assert body == {"ok": True, "verification": body["verification"], "expires_in": 600}
     assert Verification.objects.get(pk=uuid.UUID(body["verification"])).email == pair[0]
+    assert len(published) == 2  # once the verification is committed, a delivery is queued per code
 
 
+@pytest.mark.django_db(transaction=True)  # the worker, another process, reads committed rows
 def test_it_records_both_codes_sent(api, pair, delivered_codes):
     delivered_codes(*pair)
 
@@ -43,6 +47,7 @@ def test_it_records_both_codes_sent(api, pair, delivered_codes):
     assert verification.email_error == verification.sms_error == ""
 
 
+@pytest.mark.django_db(transaction=True)  # the worker, another process, reads committed rows
 def test_it_keeps_leading_zeros_and_sends_six_digits(api, pair, delivered_codes):
     for code in delivered_codes(*pair):
         assert len(code) == 6 and code.isdigit()
@@ -58,6 +63,7 @@ def everything_stored():
     return "\n".join(rows)
 
 
+@pytest.mark.django_db(transaction=True)  # the worker, another process, reads committed rows
 def test_no_plaintext_code_reaches_the_database_the_broker_or_the_logs(
     api, pair, worker, mails, texts, published, caplog
 ):
@@ -84,6 +90,7 @@ def test_no_plaintext_code_reaches_the_database_the_broker_or_the_logs(
         assert code not in worker_log
 
 
+@pytest.mark.django_db(transaction=True)  # the worker, another process, reads committed rows
 def test_asking_again_resends_the_same_codes_and_keeps_the_failure_count(api, pair, delivered_codes, mails, texts):
     email, phone = pair
     email_code, sms_code = delivered_codes(email, phone)
@@ -103,11 +110,12 @@ def test_asking_again_resends_the_same_codes_and_keeps_the_failure_count(api, pa
     assert Verification.objects.filter(email=email).count() == 1
 
 
-def test_the_sixth_send_to_a_pair_within_ten_minutes_answers_429(api, pair):
-    for _ in range(5):
-        assert request_codes(api, *pair).status_code == 202
+def test_the_sixth_send_to_a_pair_within_ten_minutes_answers_429(api, pair, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(5):
+            assert request_codes(api, *pair).status_code == 202
 
-    response = request_codes(api, *pair)
+        response = request_codes(api, *pair)
 
     assert response.status_code == 429
     assert response.json()["ok"] is False
@@ -116,14 +124,16 @@ def test_the_sixth_send_to_a_pair_within_ten_minutes_answers_429(api, pair):
     assert Verification.objects.get(email=pair[0]).sends == 5
 
 
-def test_the_send_limit_counts_per_pair(api, pair):
+def test_the_send_limit_counts_per_pair(api, pair, django_capture_on_commit_callbacks):
     email, phone = pair
-    for _ in range(5):
-        request_codes(api, email, phone)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(5):
+            request_codes(api, email, phone)
 
-    assert request_codes(api, "other-" + email, phone).status_code == 202
+        assert request_codes(api, "other-" + email, phone).status_code == 202
 
 
+@pytest.mark.django_db(transaction=True)  # the worker, another process, reads committed rows
 def test_a_locked_verification_starts_over_with_a_new_one(api, pair, delivered_codes, mails, texts):
     email, phone = pair
     email_code, sms_code = delivered_codes(email, phone)
@@ -153,8 +163,11 @@ def test_a_locked_verification_starts_over_with_a_new_one(api, pair, delivered_c
         ({"email": "a@example.test", "phone": 14155552671}, "phone"),
     ],
 )
-def test_bad_input_answers_400_naming_the_field_and_changes_nothing(api, payload, field, published):
-    response = api.post("/v2/new-credentials", payload, format="json")
+def test_bad_input_answers_400_naming_the_field_and_changes_nothing(
+    api, payload, field, published, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/v2/new-credentials", payload, format="json")
 
     assert response.status_code == 400
     assert response.json()["ok"] is False
@@ -163,16 +176,18 @@ def test_bad_input_answers_400_naming_the_field_and_changes_nothing(api, payload
     assert published == []
 
 
-def test_it_takes_form_data_too(api, pair):
-    response = api.post("/v2/new-credentials", {"email": pair[0], "phone": pair[1]})
+def test_it_takes_form_data_too(api, pair, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/v2/new-credentials", {"email": pair[0], "phone": pair[1]})
 
     assert response.status_code == 202
 
 
-def test_one_mailbox_is_one_pair_however_it_is_typed(api, pair):
+def test_one_mailbox_is_one_pair_however_it_is_typed(api, pair, django_capture_on_commit_callbacks):
     email, phone = pair
-    request_codes(api, email.upper(), phone)
-    request_codes(api, email, phone)
+    with django_capture_on_commit_callbacks(execute=True):
+        request_codes(api, email.upper(), phone)
+        request_codes(api, email, phone)
 
     assert Verification.objects.get().sends == 2
 
@@ -181,14 +196,16 @@ def test_one_mailbox_is_one_pair_however_it_is_typed(api, pair):
     "path, headers",
     [("/new-credentials", {}), ("/v1/new-credentials", {}), ("/v2/new-credentials", {"HTTP_X_API_VERSION": "1"})],
 )
-def test_it_does_not_exist_on_v1(api, pair, path, headers):
-    response = api.post(path, {"email": pair[0], "phone": pair[1]}, format="json", **headers)
+def test_it_does_not_exist_on_v1(api, pair, path, headers, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(path, {"email": pair[0], "phone": pair[1]}, format="json", **headers)
 
     assert response.status_code == 404
     assert "only from API v2" in response.json()["error"]
     assert not Verification.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)  # the codes are queued as the request commits, for the worker
 def test_it_answers_502_and_marks_nothing_sent_when_the_broker_is_down(api, pair, broker_down, worker, mails, texts):
     email, phone = pair
 
@@ -207,6 +224,7 @@ def test_it_answers_502_and_marks_nothing_sent_when_the_broker_is_down(api, pair
     assert mails.to(email) == [] and texts.to(phone) == []
 
 
+@pytest.mark.django_db(transaction=True)  # the codes are queued as the request commits, for the worker
 def test_a_resend_the_broker_refuses_leaves_nothing_marked_sent(api, pair, delivered_codes, broker_down):
     email, phone = pair
     delivered_codes(email, phone)

@@ -13,7 +13,7 @@ from facenition.celery import app as celery_app
 
 from .support import wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -73,6 +73,7 @@ def test_beat_runs_the_purge_hourly():
     assert entry["task"] in celery_app.tasks
 
 
+@pytest.mark.django_db(transaction=True)  # the worker, another process, reads committed rows
 def test_the_scheduled_task_purges_through_the_worker(rows, worker):
     purge_expired_credentials.delay()
 

@@ -6,7 +6,7 @@ from credentials.services import client_token_issue
 
 from .support import free_port
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def describe(api, **headers):

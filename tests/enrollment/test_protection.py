@@ -171,6 +171,7 @@ print(json.dumps(statuses))
 """
 
 
+@pytest.mark.subprocess
 def test_a_worker_forked_after_the_warm_up_can_decode(settings):
     """gunicorn warms up in its master and forks workers from it: the code must survive the fork."""
     result = subprocess.run(
