@@ -101,32 +101,42 @@ def _too_busy() -> ApplicationError:
 
 
 @contextmanager
-def face_work(photos: int = 1) -> Iterator[int]:
-    """The request's turn at face work: a slot for its first photo, waited for no longer than the
-    request's deadline allows, and slots for up to `photos - 1` more if they are free at once (the
-    process's FACENITION_PHOTO_THREADS and the server's cores allowing). Gives how many it holds."""
+def face_work() -> Iterator[None]:
+    """The request's turn at face work: a slot of the worker's (FACENITION_PHOTO_THREADS) and a core,
+    waited for no longer than the request's deadline allows."""
     process = _photo_slots(settings.FACENITION_PHOTO_THREADS)
     left = seconds_left()
     waited_until = None if left is None else time.monotonic() + left
     if not process.acquire(timeout=left):
         raise _too_busy()
-    first = _core_slots.take(None if waited_until is None else max(0.0, waited_until - time.monotonic()))
-    if first is None:
+    core = _core_slots.take(None if waited_until is None else max(0.0, waited_until - time.monotonic()))
+    if core is None:
         process.release()
         raise _too_busy()
-    held = [first]
     try:
-        while len(held) < photos and process.acquire(blocking=False):
-            extra = _core_slots.try_take()
-            if extra is None:
-                process.release()
-                break
-            held.append(extra)
-        yield len(held)
+        yield
     finally:
-        for slot in held:
-            slot.release()
-            process.release()
+        core.release()
+        process.release()
+
+
+def take_spare_core() -> Callable[[], None] | None:
+    """One more slot and core for this request if both are free right now (never waited for): the
+    function that gives them back, or None. On a busy server there is none, and a request reads
+    its photos one at a time."""
+    process = _photo_slots(settings.FACENITION_PHOTO_THREADS)
+    if not process.acquire(blocking=False):
+        return None
+    core = _core_slots.try_take()
+    if core is None:
+        process.release()
+        return None
+
+    def give_back() -> None:
+        core.release()
+        process.release()
+
+    return give_back
 
 
 def _in_original_size(analysis: Analysis, decoded: DecodedImage) -> Analysis:
@@ -154,62 +164,69 @@ def face_quality_problem(size: int, sharpness: float, *, min_size: int, min_shar
 def _read_in_order(
     images: Sequence[Readable], *, every_face: bool, check: Callable[[Readable, Analysis], None]
 ) -> list[Analysis]:
-    """Each photo's analysis, in order; `check` raises for a photo that will not do. Photos are read
-    side by side on as many slots as the request got, started in the order sent, and none starts
-    after one has failed: the error raised is that of the first failing photo in the order sent, as
-    if they had been read one after the other. Only the largest face of each is embedded.
+    """Each photo's analysis, in order; `check` raises for a photo that will not do. None is started
+    after one has failed, and the error raised is that of the first failing photo in the order
+    sent, as if they had been read one after the other. Only the largest face of each is embedded.
 
-    The request's own thread decodes every photo, one at a time and no more than a slot's worth
-    ahead: where a photo's memory peaks is always the same thread's allocator, whose freed memory
-    the next decode reuses, and the decoded photos alive are at most as many as the slots. A photo
-    large enough to be decoded reduced is decoded only when no other photo is in memory."""
+    The request's thread, on its own turn at face work, decodes each photo (one at a time per
+    worker), then hands it to a helper thread if a spare core is free right now and a helper is
+    idle, else reads it itself. A helper holds its core only while it reads its photo: on an idle
+    server one request uses both cores, on a busy one every request reads one photo at a time. The
+    photos in memory are at most the request's own and its helpers'; a photo large enough to be
+    decoded reduced waits until the helpers are done."""
     pipeline = face_pipeline()
+    analyses: list[Analysis | None] = [None] * len(images)
+    failures: dict[int, Exception] = {}
+    helpers = max(0, settings.FACENITION_PHOTO_THREADS - 1) if len(images) > 1 else 0
+    idle = threading.Semaphore(helpers)
 
-    def analyse(image: Readable, decoded: DecodedImage) -> Analysis:
-        analysis = _in_original_size(pipeline.analyse(decoded.pixels, every_face=every_face, embed="largest"), decoded)
-        check(image, analysis)
-        return analysis
+    def read(index: int, decoded: DecodedImage) -> None:
+        try:
+            analysis = _in_original_size(
+                pipeline.analyse(decoded.pixels, every_face=every_face, embed="largest"), decoded
+            )
+            check(images[index], analysis)
+            analyses[index] = analysis
+        except Exception as failure:
+            failures[index] = failure
 
-    with face_work(len(images)) as workers:
-        if workers == 1:
-            return [analyse(image, _decode(image)) for image in images]
-        analyses: list[Analysis | None] = [None] * len(images)
-        failures: dict[int, Exception] = {}
-        decoded_alive = threading.Semaphore(workers)
+    def read_on_spare_core(index: int, held: list[DecodedImage], give_back: Callable[[], None]) -> None:
+        try:
+            read(index, held.pop())
+        finally:
+            give_back()
+            idle.release()
 
-        def read(index: int, held: list[DecodedImage]) -> None:
+    with face_work(), ThreadPoolExecutor(max_workers=max(1, helpers), thread_name_prefix="photo") as pool:
+        for index, image in enumerate(images):
+            if image.area > settings.FACENITION_DECODE_MAX_PIXELS:  # peaks at hundreds of MB while decoding
+                for _ in range(helpers):
+                    idle.acquire()
+                for _ in range(helpers):
+                    idle.release()
+            if failures:
+                break
             try:
-                analyses[index] = analyse(images[index], held[0])
+                decoded = _decode(image)
             except Exception as failure:
                 failures[index] = failure
-            finally:
-                held.clear()  # the pixels go before the next photo is decoded
-                decoded_alive.release()
-
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="photo") as pool:
-            for index, image in enumerate(images):
-                # A photo decoded at reduced size (over FACENITION_DECODE_MAX_PIXELS) peaks at
-                # hundreds of MB while decoding: it waits until no other photo is in memory.
-                alone = image.area > settings.FACENITION_DECODE_MAX_PIXELS
-                permits = workers if alone else 1
-                for _ in range(permits):
-                    decoded_alive.acquire()
-                if alone:
-                    for _ in range(permits - 1):
-                        decoded_alive.release()
-                if failures:
-                    break
-                try:
-                    decoded = _decode(image)
-                except Exception as failure:
-                    failures[index] = failure
-                    break
-                # Each photo runs in a copy of the request's context: its log lines carry the request id.
-                pool.submit(copy_context().run, read, index, [decoded])
-                del decoded
-        if failures:
-            raise failures[min(failures)]
-        return [analysis for analysis in analyses if analysis is not None]
+                break
+            give_back = None
+            if helpers and idle.acquire(blocking=False):
+                give_back = take_spare_core()
+                if give_back is None:
+                    idle.release()
+            if give_back:
+                # The helper runs in a copy of the request's context: its log lines carry the request id.
+                pool.submit(copy_context().run, read_on_spare_core, index, [decoded], give_back)
+            else:
+                read(index, decoded)
+            del decoded  # the pixels go before the next photo is decoded
+        for _ in range(helpers):
+            idle.acquire()  # every helper done
+    if failures:
+        raise failures[min(failures)]
+    return [analysis for analysis in analyses if analysis is not None]
 
 
 def _decode(image: Readable) -> DecodedImage:

@@ -69,24 +69,55 @@ def cores(monkeypatch, tmp_path):
     return slots
 
 
-def test_an_idle_server_reads_a_requests_photos_on_every_core(cores, settings):
+def test_an_idle_server_lends_a_request_a_spare_core(cores, settings):
     settings.FACENITION_PHOTO_THREADS = 4
-    with services.face_work(3) as workers:
-        assert workers == 2
+    with services.face_work():
+        give_back = services.take_spare_core()
+        assert give_back is not None
+        assert services.take_spare_core() is None  # two cores, both in use
+        give_back()
+        assert cores.try_take() is not None
 
 
-def test_a_busy_server_reads_a_requests_photos_one_at_a_time(cores, settings, other_process):
+def test_a_busy_server_lends_no_spare_core(cores, settings, other_process):
     settings.FACENITION_PHOTO_THREADS = 4
     other_process(2)  # another worker process is reading a photo
-    with services.face_work(3) as workers:
-        assert workers == 1
+    with services.face_work():
+        assert services.take_spare_core() is None
 
 
 def test_a_worker_reads_no_more_photos_at_once_than_its_photo_threads(cores, settings):
     settings.FACENITION_PHOTO_THREADS = 1
-    with services.face_work(3) as workers:
-        assert workers == 1
-    # and the slots are given back
-    with services.face_work(3) as workers:
-        assert workers == 1
+    with services.face_work():
+        assert services.take_spare_core() is None
+    # and its slots are given back
     assert cores.try_take() is not None and cores.try_take() is not None
+
+
+def test_a_helper_gives_its_core_back_as_soon_as_its_photo_is_read(cores, settings, monkeypatch):
+    import numpy as np
+
+    from matching.pipeline import Analysis, Box, DecodedImage, Face
+
+    settings.FACENITION_PHOTO_THREADS = 2
+    free_while_the_slow_photo_was_read = []
+
+    def analyse(pipeline, rgb, **how):
+        if rgb[0, 0, 0] == 2:  # the slow photo: the other is read meanwhile, by a helper
+            time.sleep(0.3)
+            slot = cores.try_take()
+            free_while_the_slow_photo_was_read.append(slot is not None)
+            if slot:
+                slot.release()
+        face = Face(box=Box(0, 0, 64, 48), confidence=1.0, embedding=np.ones(128))
+        return Analysis(width=rgb.shape[1], height=rgb.shape[0], faces=[face])
+
+    monkeypatch.setattr("matching.pipeline.core.FacePipeline.analyse", analyse)
+    fast, slow = (
+        DecodedImage(label, np.full((48, 64, 3), value, dtype=np.uint8)) for label, value in (("a", 1), ("b", 2))
+    )
+
+    readings = services.faces_read(images=[fast, slow])
+
+    assert [reading.label for reading in readings] == ["a", "b"]
+    assert free_while_the_slow_photo_was_read == [True]
