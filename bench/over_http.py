@@ -354,9 +354,18 @@ def parallel_ceiling(faces_dir, seconds=8):
     return throughput[2] / throughput[1]
 
 
-def bench_setup(database_url):
+def add_server_arguments(parser):
+    """The options of the benchmarks that start servers: their database and Redis, and each phase's bounds."""
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--requests", type=int, default=30, help="requests per timed phase (default 30)")
+    parser.add_argument("--seconds", type=float, default=45, help="longest a timed phase may run (default 45)")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="the servers' cache and broker ('' for none)")
+
+
+def bench_setup(database_url, redis_url=None):
     """Django set up on `database_url`, the machine printed and the database migrated; returns the
-    face photos' folder and the environment the servers start with (this one, less what each sets)."""
+    face photos' folder and the environment the servers start with (this one, less what each sets,
+    with `redis_url` as REDIS_URL when given)."""
     os.environ["DATABASE_URL"] = database_url
     # Throwaway keys when neither the environment nor .env (`make setup`) has them: a server with a
     # DATABASE_URL refuses to start without a token key of its own.
@@ -370,6 +379,8 @@ def bench_setup(database_url):
     print(f"machine: {machine()}")
     prepare_database(database_url)
     environment = {key: value for key, value in os.environ.items() if key not in ("BIND", "PORT", "WEB_CONCURRENCY")}
+    if redis_url is not None:
+        environment["REDIS_URL"] = redis_url
     return Path(settings.FACENITION_FACES_DIR), environment
 
 
@@ -514,15 +525,11 @@ def report(results, yardstick, yardstick_cpu):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
-    parser.add_argument("--requests", type=int, default=30, help="requests per timed phase (default 30)")
-    parser.add_argument("--seconds", type=float, default=45, help="longest a timed phase may run (default 45)")
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="the servers' cache and broker ('' for none)")
+    add_server_arguments(parser)
     parser.add_argument("--skip-no-preload", action="store_true", help="leave out the set-up without --preload")
     args = parser.parse_args()
 
-    faces_dir, environment = bench_setup(args.database_url)
-    environment["REDIS_URL"] = args.redis_url
+    faces_dir, environment = bench_setup(args.database_url, args.redis_url)
 
     setups = [Setup("2 workers, preload", 2), Setup("1 worker", 1)]
     if not args.skip_no_preload:

@@ -34,14 +34,13 @@ import time  # noqa: E402
 
 from bench.common import ROOT, load, percentile, table  # noqa: E402
 from bench.over_http import (  # noqa: E402
-    DEFAULT_DATABASE_URL,
-    DEFAULT_REDIS_URL,
     PROBE,
     REFERENCE,
     REQUEST_TIMEOUT,
     VENV_BIN,
     Server,
     Setup,
+    add_server_arguments,
     bench_setup,
     client_token,
     concurrently,
@@ -260,15 +259,11 @@ def report(results, yardsticks, deepface):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
-    parser.add_argument("--requests", type=int, default=30, help="requests per timed phase (default 30)")
-    parser.add_argument("--seconds", type=float, default=45, help="longest a timed phase may run (default 45)")
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="the servers' cache and broker ('' for none)")
+    add_server_arguments(parser)
     parser.add_argument("--skip-deepface", action="store_true", help="leave deepface's API server out")
     args = parser.parse_args()
 
-    faces_dir, environment = bench_setup(args.database_url)
-    environment["REDIS_URL"] = args.redis_url
+    faces_dir, environment = bench_setup(args.database_url, args.redis_url)
     yardsticks, results = [yardstick(faces_dir)], []
     for name in SETUPS:
         results.append(measure(name, environment, faces_dir, args))

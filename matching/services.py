@@ -170,7 +170,7 @@ def _read_in_order(
 
     The request's thread, on its own turn at face work, decodes each photo (one at a time per
     worker), then hands it to a helper thread if a spare core is free right now and a helper is
-    idle, else reads it itself. A helper holds its core only while it reads its photo: on an idle
+    idle, else reads it itself; it reads the last photo itself. A helper holds its core only while it reads its photo: on an idle
     server one request uses both cores, on a busy one every request reads one photo at a time. The
     photos in memory are at most the request's own and its helpers'; a photo large enough to be
     decoded reduced waits until the helpers are done."""
@@ -212,7 +212,8 @@ def _read_in_order(
                 failures[index] = failure
                 break
             give_back = None
-            if helpers and idle.acquire(blocking=False):
+            # The last photo is the request thread's own: handing it over would leave its core idle.
+            if helpers and index < len(images) - 1 and idle.acquire(blocking=False):
                 give_back = take_spare_core()
                 if give_back is None:
                     idle.release()
