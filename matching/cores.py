@@ -8,8 +8,8 @@ kernel frees the slot of a process that dies holding it (a worker killed on its 
 slot).
 
 A request reads its first photo as soon as a slot is free, and its other photos side by side only
-on slots that are free at that moment. On an idle server one request gets every core; under load
-each request gets one and the cores are not oversubscribed.
+on slots that are free at that moment while no other reader waits for one. On an idle server one
+request gets every core; under load each request gets one and the cores are not oversubscribed.
 """
 
 import fcntl
@@ -85,15 +85,37 @@ class CoreSlots:
 
     def take(self, timeout: float | None) -> Slot | None:
         """A core as soon as one is free, waiting at most `timeout` seconds (None: for ever); None when
-        none became free. Without usable slot files, a slot that holds nothing: the worker's own
-        limit (one photo at a time) still applies."""
+        none became free. While it waits it holds a shared lock on the `waiting` file, so that
+        `anyone_waiting()` sees it. Without usable slot files, a slot that holds nothing: the
+        worker's own limit (FACENITION_PHOTO_THREADS) still applies."""
         if not self._ready():
             return Slot(None)
+        slot = self.try_take()
+        if slot is not None:
+            return slot
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            slot = self.try_take()
-            if slot is not None:
-                return slot
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-            time.sleep(POLL_SECONDS)
+        waiting = os.open(self.folder / "waiting", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(waiting, fcntl.LOCK_SH)
+            while True:
+                slot = self.try_take()
+                if slot is not None:
+                    return slot
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
+                time.sleep(POLL_SECONDS)
+        finally:
+            os.close(waiting)
+
+    def anyone_waiting(self) -> bool:
+        """Whether a reader somewhere is waiting for a core (then a spare one is for it, not lent)."""
+        if not self._ready():
+            return False
+        waiting = os.open(self.folder / "waiting", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(waiting, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(waiting)
+        return False

@@ -121,11 +121,11 @@ def face_work() -> Iterator[None]:
 
 
 def take_spare_core() -> Callable[[], None] | None:
-    """One more slot and core for this request if both are free right now (never waited for): the
-    function that gives them back, or None. On a busy server there is none, and a request reads
-    its photos one at a time."""
+    """One more slot and core for this request if both are free right now and no other request
+    waits for a core (never waited for): the function that gives them back, or None. On a busy
+    server there is none, and a request reads its photos one at a time."""
     process = _photo_slots(settings.FACENITION_PHOTO_THREADS)
-    if not process.acquire(blocking=False):
+    if _core_slots.anyone_waiting() or not process.acquire(blocking=False):
         return None
     core = _core_slots.try_take()
     if core is None:

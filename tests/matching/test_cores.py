@@ -121,3 +121,35 @@ def test_a_helper_gives_its_core_back_as_soon_as_its_photo_is_read(cores, settin
 
     assert [reading.label for reading in readings] == ["a", "b"]
     assert free_while_the_slow_photo_was_read == [True]
+
+
+def test_a_spare_core_is_not_lent_while_another_request_waits_for_one(cores, settings):
+    import threading
+
+    settings.FACENITION_PHOTO_THREADS = 4
+    held = [cores.try_take(), cores.try_take()]  # both cores busy
+    waiter = threading.Thread(target=lambda: held.append(cores.take(timeout=5)))
+    waiter.start()
+    time.sleep(0.2)  # the waiter is polling now
+    assert cores.anyone_waiting()
+    held[0].release()  # a core frees up: the waiter's, not a spare to lend
+    waiter.join()
+    assert held[2] is not None
+    assert not cores.anyone_waiting()
+
+
+def test_a_free_core_goes_to_a_waiting_request_rather_than_to_a_spare(cores, settings):
+    import fcntl
+    import os
+
+    settings.FACENITION_PHOTO_THREADS = 4
+    with services.face_work():
+        waiting = os.open(cores.folder / "waiting", os.O_RDWR | os.O_CREAT)
+        fcntl.flock(waiting, fcntl.LOCK_SH)  # as a request waiting for a core does
+        try:
+            assert services.take_spare_core() is None
+        finally:
+            os.close(waiting)
+        give_back = services.take_spare_core()
+        assert give_back is not None
+        give_back()
