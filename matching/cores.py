@@ -26,7 +26,9 @@ POLL_SECONDS = 0.005
 
 
 def core_count() -> int:
-    return len(os.sched_getaffinity(0))
+    """The cores this process may run on (all of them where the system cannot say, as on macOS)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def slots_folder() -> Path:
