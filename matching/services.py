@@ -152,6 +152,10 @@ def _in_original_size(analysis: Analysis, decoded: DecodedImage) -> Analysis:
     return replace(analysis, faces=[scaled(face) for face in analysis.faces])
 
 
+def _analyse(pipeline: FacePipeline, decoded: DecodedImage, *, every_face: bool, embed: str) -> Analysis:
+    return _in_original_size(pipeline.analyse(decoded.pixels, every_face=every_face, embed=embed), decoded)
+
+
 def face_quality_problem(size: int, sharpness: float, *, min_size: int, min_sharpness: float) -> str | None:
     """Why a face is too poor to judge, or None."""
     if size < min_size:
@@ -170,10 +174,10 @@ def _read_in_order(
 
     The request's thread, on its own turn at face work, decodes each photo (one at a time per
     worker), then hands it to a helper thread if a spare core is free right now and a helper is
-    idle, else reads it itself; it reads the last photo itself. A helper holds its core only while it reads its photo: on an idle
-    server one request uses both cores, on a busy one every request reads one photo at a time. The
-    photos in memory are at most the request's own and its helpers'; a photo large enough to be
-    decoded reduced waits until the helpers are done."""
+    idle, else reads it itself; it reads the last photo itself. A helper holds its core only while
+    it reads its photo: on an idle server one request uses both cores, on a busy one every request
+    reads one photo at a time. The photos in memory are at most the request's own and its
+    helpers'; a photo large enough to be decoded reduced waits until the helpers are done."""
     pipeline = face_pipeline()
     analyses: list[Analysis | None] = [None] * len(images)
     failures: dict[int, Exception] = {}
@@ -182,9 +186,7 @@ def _read_in_order(
 
     def read(index: int, decoded: DecodedImage) -> None:
         try:
-            analysis = _in_original_size(
-                pipeline.analyse(decoded.pixels, every_face=every_face, embed="largest"), decoded
-            )
+            analysis = _analyse(pipeline, decoded, every_face=every_face, embed="largest")
             check(images[index], analysis)
             analyses[index] = analysis
         except Exception as failure:
@@ -497,8 +499,7 @@ def faces_read_every(*, image: Readable) -> list[DetectedFace]:
     """Every face in one photo, largest first, boxes in the photo's pixels; 400 when there is none."""
     pipeline = face_pipeline()
     with face_work():
-        decoded = _decode(image)
-        analysis = _in_original_size(pipeline.analyse(decoded.pixels, every_face=True, embed="all"), decoded)
+        analysis = _analyse(pipeline, _decode(image), every_face=True, embed="all")
     if not analysis.faces:
         raise BadRequest(f"{image.label}: no face found; send a photo where the face is clearly visible.")
     return analysis.faces
