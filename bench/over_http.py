@@ -50,6 +50,8 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
 # Two photos of one person, 1.79 and 1.69 megapixels.
 PROBE = "deepface-d_img15.jpg"
 REFERENCE = "deepface-d_img58.jpg"
+# A third photo of that person, for /generate of three (bench.speed, bench.profile).
+THIRD = "deepface-d_img13.jpg"
 CONCURRENCIES = (1, 2, 4)
 REQUEST_TIMEOUT = 60
 BOOT_TIMEOUT = 120

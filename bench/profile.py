@@ -20,9 +20,7 @@ import pstats  # noqa: E402
 import time  # noqa: E402
 
 from bench.common import load, table  # noqa: E402
-from bench.over_http import DEFAULT_DATABASE_URL, PROBE, REFERENCE, bench_setup  # noqa: E402
-
-THIRD = "deepface-d_img13.jpg"
+from bench.over_http import DEFAULT_DATABASE_URL, PROBE, REFERENCE, THIRD, bench_setup  # noqa: E402
 
 
 def plain_pass(detect, pipeline, small, reader):

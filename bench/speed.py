@@ -37,6 +37,7 @@ from bench.over_http import (  # noqa: E402
     PROBE,
     REFERENCE,
     REQUEST_TIMEOUT,
+    THIRD,
     VENV_BIN,
     Server,
     Setup,
@@ -50,8 +51,6 @@ from bench.over_http import (  # noqa: E402
     post,
 )
 
-# A third photo of the person in PROBE and REFERENCE, for /generate of three.
-THIRD = "deepface-d_img13.jpg"
 SETUPS = {
     "before": {"FACENITION_DETECT_SCHEDULE": "thorough", "FACENITION_PHOTO_THREADS": "1"},
     "cheap-first, one photo at a time": {"FACENITION_DETECT_SCHEDULE": "cheap-first", "FACENITION_PHOTO_THREADS": "1"},
