@@ -1,10 +1,11 @@
 import re
 
 import phonenumbers
+from django.conf import settings
 from rest_framework import serializers
 
 from facenition.api.auth import presented_client_token
-from facenition.api.ratelimits import PerClientToken
+from facenition.api.ratelimits import PerClientToken, client_ip
 from facenition.api.schema import STAMP, answer, endpoint
 from facenition.api.views import FacenitionViewSet, PublicViewSet
 
@@ -66,7 +67,6 @@ PHONE = {
 CODE = {"type": "string", "pattern": "^[0-9]{6}$", "description": "The six digits that were sent."}
 NAME = {"type": "string", "maxLength": 200, "description": "Your name for the token, shown in the admin."}
 ISSUED = answer({"token": {"type": "string", "description": "fnc_...; shown once"}, "expires_at": STAMP})
-VERIFICATION = {"type": "string", "format": "uuid"}
 
 
 class PairInputSerializer(serializers.Serializer):
@@ -146,35 +146,46 @@ class ClientTokenRotationViewSet(FacenitionViewSet):
         return self.ok(issued_token_answer(client_token_rotate(token=request.auth)), status=201)
 
 
+PROOF = {
+    "type": "string",
+    "description": "fnv_...: what /v2/authenticate-credentials answered; once, within its lifetime. "
+    "Or send it in the X-Verification-Token header.",
+}
+
+
 class VerifiedClientTokenViewSet(PublicViewSet):
-    """`/v2/generateToken`: a client token for an email + phone pair that proved it owns both."""
+    """`/v2/generateToken`: a client token for the caller that proved it owns an email + phone pair."""
 
     min_version = 2
 
     class IssueInputSerializer(PairInputSerializer):
         name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        verification_token = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
     @endpoint(
-        summary="v2: issue the client token of a verified email + phone pair (once)",
-        fields={"email": EMAIL, "phone": PHONE, "name": NAME},
+        summary="v2: issue the client token of a verified email + phone pair (once, to whoever verified it)",
+        fields={"email": EMAIL, "phone": PHONE, "verification_token": PROOF, "name": NAME},
         required=("email", "phone"),
         ok_status=201,
         ok=ISSUED,
         token=False,
         versions=("2",),
-        errors={403: "The pair is not verified, its verification already issued a token, or it waited too long."},
+        errors={
+            401: "No verification token, or one that is not this pair's.",
+            403: "The verification already issued a token, or it waited too long.",
+        },
         tags=["client tokens"],
     )
     def generate(self, request, *args, **kwargs):
         data = self._input(self.IssueInputSerializer, request)
-        return self.ok(
-            issued_token_answer(client_token_issue_verified(api_version=request.version, **data)), status=201
-        )
+        proof = data.pop("verification_token") or request.headers.get("X-Verification-Token", "")
+        issued = client_token_issue_verified(api_version=request.version, proof=proof, **data)
+        return self.ok(issued_token_answer(issued), status=201)
 
 
 class VerificationViewSet(PublicViewSet):
     """`/v2/new-credentials` sends an email code and an SMS code; `/v2/authenticate-credentials`
-    checks them."""
+    checks them and hands the prover its verification token."""
 
     min_version = 2
 
@@ -187,33 +198,49 @@ class VerificationViewSet(PublicViewSet):
         fields={"email": EMAIL, "phone": PHONE},
         required=("email", "phone"),
         ok_status=202,
-        ok=answer({"verification": VERIFICATION, "expires_in": {"type": "integer"}}),
+        ok=answer({"expires_in": {"type": "integer", "description": "Seconds the codes sent now stay valid."}}),
         token=False,
         versions=("2",),
+        errors={429: "Too many sends to this pair, phone number or email address, or asked from your address."},
         tags=["client tokens"],
     )
     def request_codes(self, request, *args, **kwargs):
         data = self._input(PairInputSerializer, request)
-        verification = verification_request(**data)
-        return self.ok({"verification": str(verification.pk), "expires_in": verification.seconds_left()}, status=202)
+        verification_request(source=client_ip(request), **data)
+        # The same answer whatever the pair's state, so that it tells a stranger nothing.
+        return self.ok({"expires_in": settings.FACENITION_CODE_LIFETIME_SECONDS}, status=202)
 
     @endpoint(
-        summary="v2: send both codes back to verify the pair",
+        summary="v2: send both codes back to verify the pair, and receive the verification token",
         fields={"email": EMAIL, "phone": PHONE, "email_code": CODE, "sms_code": CODE},
         required=("email", "phone", "email_code", "sms_code"),
-        ok=answer({"verified": {"type": "boolean"}, "verification": VERIFICATION, "expires_in": {"type": "integer"}}),
+        ok=answer(
+            {
+                "verified": {"type": "boolean"},
+                "verification_token": {
+                    "type": "string",
+                    "description": "fnv_...: shown once; /v2/generateToken needs it",
+                },
+                "expires_in": {"type": "integer", "description": "Seconds left to ask /v2/generateToken."},
+            }
+        ),
         token=False,
         versions=("2",),
         errors={
-            401: "The codes do not match; the error says how many tries remain.",
-            409: "The pair is already verified.",
+            401: "The codes do not match a pending verification of this pair.",
+            409: "These codes already issued the pair's client token.",
             410: "The codes have expired.",
+            429: "Too many wrong codes from your address, for this pair, phone number or email address.",
         },
         tags=["client tokens"],
     )
     def confirm(self, request, *args, **kwargs):
         data = self._input(self.ConfirmInputSerializer, request)
-        verification = verification_confirm(**data)
+        confirmed = verification_confirm(source=client_ip(request), **data)
         return self.ok(
-            {"verified": True, "verification": str(verification.pk), "expires_in": verification.seconds_left()}
+            {
+                "verified": True,
+                "verification_token": confirmed.proof,
+                "expires_in": confirmed.verification.seconds_left(),
+            }
         )

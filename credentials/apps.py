@@ -6,4 +6,9 @@ class CredentialsConfig(AppConfig):
     verbose_name = "Client credentials"
 
     def ready(self):
+        from facenition.health import register_advisory
+
         from . import checks  # noqa: F401  registers the start-up checks
+        from .worker_keys import worker_keys_readiness
+
+        register_advisory("worker_token_keys", worker_keys_readiness)

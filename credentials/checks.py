@@ -55,3 +55,17 @@ def broker_redelivers_within_a_codes_life(app_configs, **kwargs):
             )
         )
     return problems
+
+
+@register()
+def code_failure_limits_nest(app_configs, **kwargs):
+    per_caller, total = settings.FACENITION_CODE_MAX_FAILURES, settings.FACENITION_CODE_MAX_FAILURES_TOTAL
+    if total < per_caller:
+        return [
+            Error(
+                f"FACENITION_CODE_MAX_FAILURES_TOTAL ({total}) must be at least FACENITION_CODE_MAX_FAILURES "
+                f"({per_caller}): one caller's wrong tries would lock the pair for its owner.",
+                id="credentials.E032",
+            )
+        ]
+    return []

@@ -9,6 +9,24 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from enrollment.protection.keyring import ONE_TIME_CODES, keyring_from
+
+
+def token_keyring():
+    return keyring_from(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)
+
+
+class CodeKeyMissing(Exception):
+    """A verification's codes were derived under a token key this process does not hold."""
+
+    def __init__(self, key_id):
+        super().__init__(
+            f"this verification's codes come from token key {key_id}, which this process does not hold: "
+            "give the web process and the worker the same FACENITION_TOKEN_KEY, and list replaced keys in "
+            "FACENITION_RETIRED_TOKEN_KEYS"
+        )
+        self.key_id = key_id
+
 
 def secret_digest(raw):
     """How issued secrets are stored. Client tokens carry 256 random bits and identity tokens a MAC
@@ -131,6 +149,12 @@ class Verification(models.Model):
     client_token = models.OneToOneField(
         ClientToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="verification"
     )
+    # Which token key derives the codes (hex key id): the web process and the worker must both hold it.
+    key_id = models.CharField(max_length=16, blank=True)
+    # Wrong tries per caller (a digest of its address → count), so one caller cannot use up the owner's.
+    failures_by_source = models.JSONField(default=dict, blank=True)
+    # Digest of the verification token handed to whoever proved the codes; /v2/generateToken needs it.
+    proof_digest = models.CharField(max_length=64, blank=True, db_index=True)
     email_status = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.QUEUED)
     email_error = models.TextField(blank=True)
     email_sent_at = models.DateTimeField(null=True, blank=True)
@@ -152,6 +176,7 @@ class Verification(models.Model):
             email=email,
             phone=phone,
             code_seed=secrets.token_hex(16),
+            key_id=token_keyring().current.key_id.hex(),
             created_at=now,
             expires_at=now + timedelta(seconds=settings.FACENITION_CODE_LIFETIME_SECONDS),
         )
@@ -163,18 +188,23 @@ class Verification(models.Model):
         return mask_phone(self.phone)
 
     def code_for(self, channel):
-        """The six-digit code for one channel, leading zeros kept."""
-        from enrollment.protection.keyring import ONE_TIME_CODES, keyring_from
-
-        key = keyring_from(settings.FACENITION_TOKEN_KEY).current.subkey(ONE_TIME_CODES)
-        mac = hmac.new(key, f"verification-code:{self.code_seed}:{channel}".encode(), hashlib.sha256)
+        """The six-digit code for one channel, leading zeros kept. Raises CodeKeyMissing when this
+        process does not hold the token key the verification was started under."""
+        keyring = token_keyring()
+        key = keyring.find(bytes.fromhex(self.key_id)) if self.key_id else keyring.current
+        if key is None:
+            raise CodeKeyMissing(self.key_id)
+        mac = hmac.new(
+            key.subkey(ONE_TIME_CODES), f"verification-code:{self.code_seed}:{channel}".encode(), hashlib.sha256
+        )
         return f"{int.from_bytes(mac.digest(), 'big') % 1_000_000:06d}"
 
     def codes_match(self, *, email_code, sms_code):
-        # Both comparisons always run, so the time taken tells nothing about which code was wrong.
+        """(email code right, SMS code right). Both comparisons always run, so the time taken tells
+        nothing about which code was wrong."""
         email_ok = hmac.compare_digest(self.code_for(Channel.EMAIL), email_code)
         sms_ok = hmac.compare_digest(self.code_for(Channel.SMS), sms_code)
-        return email_ok & sms_ok
+        return email_ok, sms_ok
 
     def seconds_left(self, now=None):
         return max(0, math.ceil((self.expires_at - (now or timezone.now())).total_seconds()))
@@ -188,33 +218,51 @@ class Verification(models.Model):
     def is_spent(self):
         return self.spent_at is not None
 
-    def tries_left(self):
-        return max(0, settings.FACENITION_CODE_MAX_FAILURES - self.failed_attempts)
+    def _source_key(self, source):
+        # The caller's address is kept only as a digest salted with this row's id.
+        return hashlib.sha256(f"{self.pk}|{source}".encode()).hexdigest()[:16]
+
+    def failures_from(self, source):
+        return self.failures_by_source.get(self._source_key(source), 0)
 
     def is_locked(self):
-        return self.tries_left() == 0
+        """Locked for everyone: too many wrong tries from all callers together."""
+        return self.failed_attempts >= settings.FACENITION_CODE_MAX_FAILURES_TOTAL
+
+    def is_locked_for(self, source):
+        """Locked for one caller: too many wrong tries from its address, whoever else may still try."""
+        return self.is_locked() or self.failures_from(source) >= settings.FACENITION_CODE_MAX_FAILURES
 
     def is_pending(self, now=None):
         """Still waiting for its codes, which may still be tried."""
         return not self.is_verified() and not self.is_expired(now) and not self.is_locked()
 
-    def send_again(self):
-        """The same codes go out once more: nothing about the codes or the failure count changes."""
+    def is_claimable(self, now=None):
+        """Verified, its client token not yet asked for, and still in time to ask."""
+        return self.is_verified() and not self.is_spent() and not self.is_expired(now)
+
+    def send_again(self, now=None):
+        """The same codes go out once more, for a full lifetime from now; the failure counts stay."""
         self.sends += 1
+        self.expires_at = (now or timezone.now()) + timedelta(seconds=settings.FACENITION_CODE_LIFETIME_SECONDS)
         self.email_status = self.sms_status = Delivery.QUEUED
         self.email_error = self.sms_error = ""
-        self.save(update_fields=["sends", "email_status", "email_error", "sms_status", "sms_error"])
+        self.save(update_fields=["sends", "expires_at", "email_status", "email_error", "sms_status", "sms_error"])
 
-    def record_failure(self):
+    def record_failure(self, source):
         self.failed_attempts += 1
-        self.save(update_fields=["failed_attempts"])
+        key = self._source_key(source)
+        self.failures_by_source = {**self.failures_by_source, key: self.failures_by_source.get(key, 0) + 1}
+        self.save(update_fields=["failed_attempts", "failures_by_source"])
 
-    def verify(self, now=None):
-        """Marks the pair proven; it has a fresh lifetime to ask for its client token."""
+    def verify(self, *, proof_digest, now=None):
+        """Marks the pair proven and records the digest of the secret handed to its prover, which
+        alone can then ask for the client token, within a fresh lifetime."""
         now = now or timezone.now()
         self.verified_at = now
+        self.proof_digest = proof_digest
         self.expires_at = now + timedelta(seconds=settings.FACENITION_CODE_LIFETIME_SECONDS)
-        self.save(update_fields=["verified_at", "expires_at"])
+        self.save(update_fields=["verified_at", "proof_digest", "expires_at"])
 
     def spend(self, token, now=None):
         self.client_token = token

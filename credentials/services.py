@@ -1,3 +1,4 @@
+import contextlib
 import logging
 import math
 import secrets
@@ -14,10 +15,10 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from facenition.errors import Conflict, Forbidden, Gone, NotFound, TooManyRequests, Unauthorized, UpstreamFailure
-from facenition.ratelimits import rate_limit_count
+from facenition.ratelimits import rate_limit_check, rate_limit_count
 
 from .delivery import DeliveryFailed, email_send, sms_send
-from .models import Channel, Client, ClientToken, Delivery, Verification, secret_digest
+from .models import Channel, Client, ClientToken, CodeKeyMissing, Delivery, Verification, secret_digest
 from .tasks import deliver_code
 
 log = logging.getLogger("facenition.credentials")
@@ -185,19 +186,30 @@ def verification_current(*, email: str, phone: str, for_update: bool = False) ->
     return verifications.first()
 
 
-def verification_request(*, email: str, phone: str) -> Verification:
+def verification_request(*, email: str, phone: str, source: str) -> Verification | None:
     """Sends the pair two one-time codes, one by email and one by SMS, through Celery once the row
-    is committed. While the pair's verification is still pending, the same codes are sent again
-    and its failure count stays. Past FACENITION_CODE_SEND_RATE sends → 429."""
-    rate = settings.FACENITION_CODE_SEND_RATE
-    rate_limit_count(
-        group="credentials.code-sends",
-        key=f"{email} {phone}",  # django-ratelimit keeps only a hash of it
-        rate=rate,
-        message=f"Codes were sent to this email and phone too often (at most {rate}); wait for the Retry-After time.",
+    is committed. While the pair's verification is still pending, the same codes are sent again for
+    a full lifetime and its failure counts stay. A verified pair whose client token was not yet
+    asked for keeps its verification: nothing is sent and None is returned, so nobody can replace
+    the owner's proof. Sends are limited per pair, per phone, per email address and per caller
+    (`source`, its client IP): past any of them, 429."""
+    limits = (
+        ("pair", f"{email} {phone}", settings.FACENITION_CODE_SEND_RATE, "this email and phone"),
+        ("phone", phone, settings.FACENITION_CODE_SEND_RATE_PER_RECIPIENT, "this phone number"),
+        ("email", email, settings.FACENITION_CODE_SEND_RATE_PER_RECIPIENT, "this email address"),
+        ("ip", source, settings.FACENITION_CODE_SEND_RATE_PER_IP, "your address"),
     )
+    for counted, key, rate, whom in limits:
+        rate_limit_count(
+            group=f"credentials.code-sends:{counted}",
+            key=key,  # django-ratelimit keeps only a hash of it
+            rate=rate,
+            message=f"Codes were sent to {whom} too often (at most {rate}); wait for the Retry-After time.",
+        )
     with transaction.atomic():
         verification = verification_current(email=email, phone=phone, for_update=True)
+        if verification is not None and verification.is_claimable():
+            return None
         if verification is None or not verification.is_pending():
             verification = Verification.start(email=email, phone=phone)
         else:
@@ -244,7 +256,14 @@ def verification_deliver(*, verification_id: UUID | str, channel: str, retry_at:
         verification.record_delivery(channel, Delivery.SKIPPED, "the code could no longer be used when its turn came")
         return
     minutes = math.ceil(verification.seconds_left(now) / 60)
-    body = CODE_MESSAGES[Channel(channel)].format(code=verification.code_for(channel), minutes=minutes)
+    try:
+        code = verification.code_for(channel)
+    except CodeKeyMissing as missing:
+        # Retrying cannot help: this worker runs with other token keys than the web process.
+        log.error("%s code of verification %s not sent: %s", channel, verification_id, missing)
+        verification.record_delivery(channel, Delivery.FAILED, str(missing))
+        return
+    body = CODE_MESSAGES[Channel(channel)].format(code=code, minutes=minutes)
     try:
         if channel == Channel.EMAIL:
             email_send(to=verification.email, subject=CODE_EMAIL_SUBJECT, body=body)
@@ -258,41 +277,121 @@ def verification_deliver(*, verification_id: UUID | str, channel: str, retry_at:
     verification.record_delivery(channel, Delivery.SENT)
 
 
-def verification_confirm(*, email: str, phone: str, email_code: str, sms_code: str) -> Verification:
-    """Checks both codes against the pair's verification. Every wrong pair of codes counts, under a
-    row lock, so parallel guesses cannot get past FACENITION_CODE_MAX_FAILURES."""
+CODES_REFUSED = (
+    "The codes do not match a pending verification of this email and phone. Check both codes; "
+    "codes expire {minutes} minutes after they are sent, and after {per_caller} wrong tries from one "
+    "address ({total} in all) they stop working: then ask /v2/new-credentials for new ones."
+)
+PROOF_PREFIX = "fnv"
+
+
+class Confirmed(NamedTuple):
+    """A verification just proven, and the secret that alone can claim its client token (shown once)."""
+
+    verification: Verification
+    proof: str
+
+
+def verification_confirm(*, email: str, phone: str, email_code: str, sms_code: str, source: str) -> Confirmed:
+    """Checks both codes against the pair's verification and hands whoever proved them a single-use
+    verification token for /v2/generateToken. Every wrong pair of codes counts under a row lock, per
+    caller (`source`, its client IP) and in all, and against the caller, the phone and the email
+    address across verifications. A caller without the right codes learns nothing about the pair's
+    state: never asked, pending, verified and expired all answer the same 401. The right codes of a
+    verified pair whose token was not yet claimed give a fresh verification token (the answer may
+    have been lost) and the first stops working."""
+    refused = CODES_REFUSED.format(
+        minutes=math.ceil(settings.FACENITION_CODE_LIFETIME_SECONDS / 60),
+        per_caller=settings.FACENITION_CODE_MAX_FAILURES,
+        total=settings.FACENITION_CODE_MAX_FAILURES_TOTAL,
+    )
+    ip, phone_guess, email_guess = _failure_counters(email=email, phone=phone, source=source)
+    for counter in (ip, phone_guess, email_guess):
+        rate_limit_check(**counter)
+    email_ok = sms_ok = False
     with transaction.atomic():
         verification = verification_current(email=email, phone=phone, for_update=True)
-        if verification is None:
-            raise NotFound("No verification for this email and phone: ask /v2/new-credentials for codes first.")
-        if verification.is_verified():
-            raise Conflict("This email and phone are already verified; ask /v2/generateToken for the client token.")
-        if verification.is_expired():
-            raise Gone("These codes have expired: ask /v2/new-credentials for new ones.")
-        if verification.is_locked():
-            raise TooManyRequests("Too many wrong codes: start over with /v2/new-credentials.")
-        confirmed = verification.codes_match(email_code=email_code, sms_code=sms_code)
-        if confirmed:
-            verification.verify()
-        else:
-            verification.record_failure()
-    if not confirmed:
-        left = verification.tries_left()
+        if verification is not None and verification.is_locked_for(source) and not verification.is_verified():
+            raise TooManyRequests(
+                "Too many wrong codes for this email and phone: ask /v2/new-credentials for new ones."
+            )
+        if verification is not None:
+            try:
+                email_ok, sms_ok = verification.codes_match(email_code=email_code, sms_code=sms_code)
+            except CodeKeyMissing as missing:
+                log.error("verification %s cannot be checked: %s", verification.pk, missing)
+                raise UpstreamFailure(
+                    "This server cannot check these codes: it no longer holds the key they were made with. "
+                    "Ask /v2/new-credentials for new ones."
+                ) from None
+        if verification is not None and email_ok and sms_ok:
+            # The right codes again, before the token was claimed (an answer lost on the way): a fresh
+            # verification token replaces the first, which stops working.
+            if verification.is_spent():
+                raise Conflict(
+                    "These codes already verified the pair and its client token was issued; "
+                    "ask /v2/new-credentials to verify it again."
+                )
+            if verification.is_expired():
+                raise Gone("These codes have expired: ask /v2/new-credentials for new ones.")
+            return Confirmed(verification=verification, proof=verification_prove(verification=verification))
+        if verification is not None and verification.is_pending():
+            verification.record_failure(source)
+    # One code right and the other wrong is someone guessing at the other's owner; a stranger who
+    # knows neither code counts against its own address only, so it cannot use up the owner's budget.
+    counted = [ip, *([phone_guess] if email_ok else []), *([email_guess] if sms_ok else [])]
+    for counter in counted:
+        with contextlib.suppress(TooManyRequests):  # this one is answered 401; the next try meets the limit
+            rate_limit_count(**counter)
+    raise Unauthorized(refused)
+
+
+def verification_prove(*, verification: Verification) -> str:
+    """Marks the verification proven and returns its new verification token; only a digest is kept."""
+    proof = f"{PROOF_PREFIX}_{secrets.token_urlsafe(32)}"
+    verification.verify(proof_digest=secret_digest(proof))
+    return proof
+
+
+def _failure_counters(*, email: str, phone: str, source: str) -> list[dict[str, str]]:
+    """The counters of wrong codes: per caller, and of guesses at one phone's or one email's code.
+    A recipient's limit names neither, so that it says nothing about which code was right."""
+    per_ip, per_recipient = (
+        settings.FACENITION_CODE_FAILURE_RATE_PER_IP,
+        settings.FACENITION_CODE_FAILURE_RATE_PER_RECIPIENT,
+    )
+    recipient = (
+        f"Too many wrong codes for this email or phone (at most {per_recipient}); wait for the Retry-After time."
+    )
+    return [
+        {"group": "credentials.code-failures:ip", "key": source, "rate": per_ip,
+         "message": f"Too many wrong codes from your address (at most {per_ip}); wait for the Retry-After time."},
+        {"group": "credentials.code-failures:phone", "key": phone, "rate": per_recipient, "message": recipient},
+        {"group": "credentials.code-failures:email", "key": email, "rate": per_recipient, "message": recipient},
+    ]  # fmt: skip
+
+
+def client_token_issue_verified(
+    *, email: str, phone: str, proof: str, name: str = "", api_version: str = "2"
+) -> IssuedToken:
+    """Issues a client token to the caller that proved the pair's codes: it presents the
+    verification token /v2/authenticate-credentials gave it (`proof`), which is then spent. Anyone
+    else, even with the right email and phone, gets 401 and spends nothing."""
+    if not proof:
         raise Unauthorized(
-            f"The codes do not match. {left} {'try remains' if left == 1 else 'tries remain'}"
-            + ("." if left else "; start over with /v2/new-credentials.")
+            "Send the verification token that /v2/authenticate-credentials answered, as `verification_token` "
+            "or in the X-Verification-Token header."
         )
-    return verification
-
-
-def client_token_issue_verified(*, email: str, phone: str, name: str = "", api_version: str = "2") -> IssuedToken:
-    """Issues a client token to a pair that proved it owns both; the verification is then spent."""
     with transaction.atomic():
-        verification = verification_current(email=email, phone=phone, for_update=True)
-        if verification is None or not verification.is_verified():
-            raise Forbidden(
-                "This email and phone must be verified first: ask /v2/new-credentials for codes "
-                "and confirm them at /v2/authenticate-credentials."
+        verification = (
+            Verification.objects.select_for_update().filter(proof_digest=secret_digest(proof)).first()
+            if proof.startswith(f"{PROOF_PREFIX}_")
+            else None
+        )
+        if verification is None or (verification.email, verification.phone) != (email, phone):
+            raise Unauthorized(
+                "This verification token is not valid for this email and phone: verify the pair with "
+                "/v2/new-credentials and /v2/authenticate-credentials."
             )
         if verification.is_spent():
             raise Forbidden("This verification already issued its client token; verify the pair again for another.")

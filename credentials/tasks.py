@@ -2,12 +2,27 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
 from django.utils import timezone
 
 from .delivery import DeliveryFailed
 
 log = logging.getLogger("facenition.credentials")
+
+
+@worker_ready.connect
+def announce_token_keys(sender, **kwargs):
+    from .worker_keys import worker_keys_announce
+
+    worker_keys_announce(hostname=sender.hostname)
+
+
+@worker_shutdown.connect
+def withdraw_token_keys(sender, **kwargs):
+    from .worker_keys import worker_keys_withdraw
+
+    worker_keys_withdraw(hostname=sender.hostname)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)

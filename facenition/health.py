@@ -2,11 +2,14 @@
 
 `/health` says only that the process answers. `/ready` says whether it can serve: the database
 and the cache answer, the broker answers when there is one, and the face models are loaded (with
-FACENITION_WARM_UP off they load on first use, which does not hold readiness back).
+FACENITION_WARM_UP off they load on first use, which does not hold readiness back). Apps add
+advisory findings with `register_advisory` (which workers hold the token key, say): they show as
+"ok ..." or "warning: ..." and never hold readiness back.
 """
 
 import logging
 import uuid
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -48,6 +51,13 @@ def _models():
     return "loaded"
 
 
+ADVISORIES: dict[str, Callable[[], str]] = {}
+
+
+def register_advisory(name: str, check: Callable[[], str]) -> None:
+    ADVISORIES[name] = check
+
+
 def readiness():
     """(ready, {check: "ok" or what is wrong}) for every dependency a request may need."""
     checks = {"database": _database, "cache": _cache, "models": _models}
@@ -63,4 +73,10 @@ def readiness():
             log.warning("readiness check %s failed: %s", name, error)
             results[name] = f"failing: {type(error).__name__}"
     ready = not any(result.startswith("failing") for result in results.values())
+    for name, advisory in ADVISORIES.items():
+        try:
+            results[name] = advisory()
+        except Exception as error:
+            log.warning("readiness advisory %s could not be read: %s", name, error)
+            results[name] = f"warning: could not be read ({type(error).__name__})"
     return ready, results

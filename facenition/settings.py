@@ -414,10 +414,20 @@ SPECTACULAR_SETTINGS = {
 # v2 onboarding: one-time codes, delivery, rate limits
 # A verification's two codes stay valid this long; the pair then has as long again to ask for its token.
 FACENITION_CODE_LIFETIME_SECONDS = envint("FACENITION_CODE_LIFETIME_SECONDS", 600, minimum=1)
-# Wrong tries a verification takes before it is locked and the pair must start over.
+# Wrong tries one caller (one client IP) may make at one verification; others may still try.
 FACENITION_CODE_MAX_FAILURES = envint("FACENITION_CODE_MAX_FAILURES", 5, minimum=1)
+# Wrong tries from all callers together before a verification locks and the pair must start over.
+FACENITION_CODE_MAX_FAILURES_TOTAL = envint("FACENITION_CODE_MAX_FAILURES_TOTAL", 20, minimum=1)
 # Rates are django-ratelimit's "count/period" ("5/10m": five per ten minutes).
 FACENITION_CODE_SEND_RATE = envrate("FACENITION_CODE_SEND_RATE", "5/10m")  # per email + phone pair
+# Sends to one phone number, and to one email address, whatever it is paired with (SMS pumping).
+FACENITION_CODE_SEND_RATE_PER_RECIPIENT = envrate("FACENITION_CODE_SEND_RATE_PER_RECIPIENT", "10/h")
+FACENITION_CODE_SEND_RATE_PER_IP = envrate("FACENITION_CODE_SEND_RATE_PER_IP", "20/h")  # sends asked by one client IP
+# Wrong codes per client IP across every verification.
+FACENITION_CODE_FAILURE_RATE_PER_IP = envrate("FACENITION_CODE_FAILURE_RATE_PER_IP", "20/h")
+# Wrong guesses at one phone's code (the email's code right) and at one email's code (the SMS code
+# right), whatever the pair and the caller: what bounds guessing someone else's code.
+FACENITION_CODE_FAILURE_RATE_PER_RECIPIENT = envrate("FACENITION_CODE_FAILURE_RATE_PER_RECIPIENT", "30/d")
 FACENITION_RATE_LIMIT_PER_IP = envrate("FACENITION_RATE_LIMIT_PER_IP", "60/m")  # endpoints without a client token
 FACENITION_RATE_LIMIT_PER_TOKEN = envrate("FACENITION_RATE_LIMIT_PER_TOKEN", "120/m")  # face endpoints
 # How many reverse proxies in front of the server append to X-Forwarded-For. 0: trust only REMOTE_ADDR.

@@ -23,17 +23,36 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def request_codes(api, email, phone):
-    return api.post("/v2/new-credentials", {"email": email, "phone": phone}, format="json")
+def request_codes(api, email, phone, **extra):
+    return api.post("/v2/new-credentials", {"email": email, "phone": phone}, format="json", **extra)
 
 
-def confirm_codes(api, email, phone, email_code, sms_code):
+def confirm_codes(api, email, phone, email_code, sms_code, **extra):
     return api.post(
         "/v2/authenticate-credentials",
         {"email": email, "phone": phone, "email_code": email_code, "sms_code": sms_code},
         format="json",
+        **extra,
     )
 
 
 def wrong(code):
     return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def proven(email, phone):
+    """A pair verified as /v2/authenticate-credentials verifies it: (its verification, the verification
+    token its prover received)."""
+    from credentials.models import Verification
+    from credentials.services import verification_prove
+
+    verification = Verification.start(email=email, phone=phone)
+    return verification, verification_prove(verification=verification)
+
+
+def claim_token(email, phone):
+    """A freshly verified pair's first client token, as /v2/generateToken issues it: (row, raw)."""
+    from credentials.services import client_token_issue_verified
+
+    _, proof = proven(email, phone)
+    return client_token_issue_verified(email=email, phone=phone, proof=proof)

@@ -1,7 +1,8 @@
 import pytest
 
 from credentials.models import Channel, Delivery, Verification
-from credentials.services import client_token_issue_verified
+
+from .support import claim_token
 
 pytestmark = pytest.mark.django_db
 
@@ -51,8 +52,7 @@ def test_the_expire_action_expires_verifications(admin_client, verification):
 
 
 def test_clients_show_the_pair_they_were_issued_to_masked(admin_client, verification):
-    verification.verify()
-    token, _ = client_token_issue_verified(email=verification.email, phone=verification.phone)
+    token, _ = claim_token(verification.email, verification.phone)
 
     page = admin_client.get(f"/admin/credentials/client/{token.client_id}/change/").content.decode()
 

@@ -1,5 +1,4 @@
 import logging
-import uuid
 
 import pytest
 from django.db import connection
@@ -22,15 +21,68 @@ def test_it_emails_and_texts_two_codes_that_verify_the_pair(api, pair, delivered
     assert response.json()["verified"] is True
 
 
-def test_it_answers_the_verification_and_its_lifetime(api, pair, published, django_capture_on_commit_callbacks):
+def test_it_answers_the_codes_lifetime_and_no_verification_id(api, pair, published, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = request_codes(api, *pair)
 
     assert response.status_code == 202
-    body = response.json()
-    assert body == {"ok": True, "verification": body["verification"], "expires_in": 600}
-    assert Verification.objects.get(pk=uuid.UUID(body["verification"])).email == pair[0]
+    assert response.json() == {"ok": True, "expires_in": 600}
+    assert Verification.objects.get().email == pair[0]
     assert len(published) == 2  # once the verification is committed, a delivery is queued per code
+
+
+def test_a_stranger_asking_for_a_pending_pair_gets_the_same_answer_as_for_a_new_one(
+    api, pair, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = request_codes(api, *pair, REMOTE_ADDR="198.51.100.20")
+        second = request_codes(api, *pair, REMOTE_ADDR="203.0.113.7")
+
+    assert first.json() == second.json() == {"ok": True, "expires_in": 600}
+    assert str(Verification.objects.get().pk) not in second.content.decode()
+
+
+def test_sends_are_limited_per_phone_whatever_the_email(api, pair, settings, django_capture_on_commit_callbacks):
+    settings.FACENITION_CODE_SEND_RATE_PER_RECIPIENT = "3/h"
+    phone = pair[1]
+    with django_capture_on_commit_callbacks(execute=True):
+        for number in range(3):
+            assert (
+                request_codes(api, f"{number}-{pair[0]}", phone, REMOTE_ADDR=f"203.0.113.{number}").status_code == 202
+            )
+
+        response = request_codes(api, f"9-{pair[0]}", phone, REMOTE_ADDR="203.0.113.9")
+
+    assert response.status_code == 429
+    assert "this phone number" in response.json()["error"]
+    assert Verification.objects.filter(phone=phone).count() == 3
+
+
+def test_sends_are_limited_per_email_whatever_the_phone(api, pair, settings, django_capture_on_commit_callbacks):
+    settings.FACENITION_CODE_SEND_RATE_PER_RECIPIENT = "3/h"
+    email = pair[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        for number in range(3):
+            assert request_codes(api, email, f"+1415555020{number}").status_code == 202
+
+        response = request_codes(api, email, "+14155550209")
+
+    assert response.status_code == 429
+    assert "this email address" in response.json()["error"]
+
+
+def test_sends_are_limited_per_caller_whatever_the_pair(api, settings, django_capture_on_commit_callbacks):
+    settings.FACENITION_CODE_SEND_RATE_PER_IP = "3/h"
+    with django_capture_on_commit_callbacks(execute=True):
+        for number in range(3):
+            assert request_codes(api, f"n{number}@example.test", f"+1415555030{number}").status_code == 202
+
+        response = request_codes(api, "n9@example.test", "+14155550309")
+        other_caller = request_codes(api, "n8@example.test", "+14155550308", REMOTE_ADDR="198.51.100.20")
+
+    assert response.status_code == 429
+    assert "your address" in response.json()["error"]
+    assert other_caller.status_code == 202
 
 
 @pytest.mark.django_db(transaction=True)  # the worker, another process, reads committed rows
@@ -91,7 +143,9 @@ def test_no_plaintext_code_reaches_the_database_the_broker_or_the_logs(
 
 
 @pytest.mark.django_db(transaction=True)  # the worker, another process, reads committed rows
-def test_asking_again_resends_the_same_codes_and_keeps_the_failure_count(api, pair, delivered_codes, mails, texts):
+def test_asking_again_resends_the_same_codes_for_a_full_lifetime_and_keeps_the_failure_count(
+    api, pair, delivered_codes, mails, texts
+):
     email, phone = pair
     email_code, sms_code = delivered_codes(email, phone)
     confirm_codes(api, email, phone, wrong(email_code), sms_code)
@@ -100,13 +154,12 @@ def test_asking_again_resends_the_same_codes_and_keeps_the_failure_count(api, pa
     response = request_codes(api, email, phone)
 
     assert response.status_code == 202
-    assert response.json()["verification"] == str(first.pk)
     assert mails.wait(email, count=2)[-1].code == email_code
     assert texts.wait(phone, count=2)[-1].code == sms_code
     again = Verification.objects.get(pk=first.pk)
     assert again.failed_attempts == 1
     assert again.sends == 2
-    assert again.expires_at == first.expires_at
+    assert again.expires_at > first.expires_at  # a full lifetime from the re-send
     assert Verification.objects.filter(email=email).count() == 1
 
 
@@ -137,8 +190,8 @@ def test_the_send_limit_counts_per_pair(api, pair, django_capture_on_commit_call
 def test_a_locked_verification_starts_over_with_a_new_one(api, pair, delivered_codes, mails, texts):
     email, phone = pair
     email_code, sms_code = delivered_codes(email, phone)
-    for _ in range(5):
-        confirm_codes(api, email, phone, wrong(email_code), sms_code)
+    for attempt in range(20):
+        confirm_codes(api, email, phone, wrong(email_code), wrong(sms_code), REMOTE_ADDR=f"203.0.113.{attempt // 5}")
 
     response = request_codes(api, email, phone)
 

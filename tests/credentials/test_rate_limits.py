@@ -32,7 +32,7 @@ def test_onboarding_endpoints_are_limited_per_client_ip(api, settings, pair):
         api.post("/v2/authenticate-credentials", payload, format="json")
 
     assert api.post("/v2/authenticate-credentials", payload, format="json").status_code == 429
-    assert api.post("/v2/generateToken", payload, format="json").status_code == 403  # a budget of its own
+    assert api.post("/v2/generateToken", payload, format="json").status_code == 401  # a budget of its own
 
 
 def test_a_forwarded_address_is_ignored_without_a_trusted_proxy(api, settings):

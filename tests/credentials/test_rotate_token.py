@@ -4,7 +4,8 @@ import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 
 from credentials.models import Client, ClientToken, Verification
-from credentials.services import client_token_issue_verified
+
+from .support import claim_token, proven
 
 pytestmark = pytest.mark.django_db
 
@@ -63,16 +64,15 @@ def test_v1_issuance_can_be_switched_off(api, settings, pair):
     assert not Client.objects.exists()
 
     email, phone = pair
-    Verification.start(email=email, phone=phone).verify()
-    raw = issue(api, "/v2/generateToken", email=email, phone=phone)
+    _, proof = proven(email, phone)
+    raw = issue(api, "/v2/generateToken", email=email, phone=phone, verification_token=proof)
     assert api.post("/v2/rotateToken", HTTP_X_AUTH_TOKEN=raw).status_code == 201
 
 
 def test_token_says_whether_the_client_was_verified(api, pair):
     unverified = issue(api)
     email, phone = pair
-    Verification.start(email=email, phone=phone).verify()
-    _, verified = client_token_issue_verified(email=email, phone=phone)
+    _, verified = claim_token(email, phone)
     rotated = api.post("/rotateToken", HTTP_X_AUTH_TOKEN=verified).json()["token"]
 
     assert api.post("/token", HTTP_X_AUTH_TOKEN=unverified).json()["verified"] is False
@@ -103,8 +103,7 @@ def test_the_admin_rotates_and_revokes_with_a_log_entry_and_shows_the_new_token_
 
 def test_admin_pages_mask_the_pair_and_offer_no_delete_or_save(api, admin_client, pair):
     email, phone = pair
-    Verification.start(email=email, phone=phone).verify()
-    token, _ = client_token_issue_verified(email=email, phone=phone)
+    token, _ = claim_token(email, phone)
 
     for page in (
         f"/admin/credentials/client/{token.client_id}/change/",
