@@ -91,12 +91,15 @@ class ClientTokenViewSet(PublicViewSet):
         ok_status=201,
         ok=ISSUED,
         token=False,
-        errors={403: "This server issues client tokens to verified v2 pairs only (FACENITION_V1_TOKENS=false)."},
+        errors={
+            403: "This server issues client tokens to verified v2 pairs only (FACENITION_V1_TOKENS=false).",
+            429: "Too many new clients from your address (FACENITION_V1_TOKEN_RATE_PER_IP).",
+        },
         tags=["client tokens"],
     )
     def generate(self, request, *args, **kwargs):
         data = self._input(self.IssueInputSerializer, request)
-        return self.ok(issued_token_answer(client_token_issue_v1(**data)), status=201)
+        return self.ok(issued_token_answer(client_token_issue_v1(source=client_ip(request), **data)), status=201)
 
     @endpoint(
         summary="Describe the client token you present",

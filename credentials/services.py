@@ -75,11 +75,20 @@ def client_token_issue(
     return IssuedToken(token=token, raw=raw)
 
 
-def client_token_issue_v1(*, name: str = "", email: str = "") -> IssuedToken:
+def client_token_issue_v1(*, name: str = "", email: str = "", source: str) -> IssuedToken:
     """v1 /generateToken: a new client and its first credential, without proof, unless the operator
-    turned that off (FACENITION_V1_TOKENS=false)."""
+    turned that off (FACENITION_V1_TOKENS=false). Each client has a face budget of its own, so the
+    clients one caller (`source`, its client IP) may make are limited too."""
     if not settings.FACENITION_V1_TOKENS:
         raise Forbidden("this server issues tokens to verified pairs only; use v2")
+    rate = settings.FACENITION_V1_TOKEN_RATE_PER_IP
+    rate_limit_count(
+        group="credentials.v1-tokens",
+        key=source,
+        rate=rate,
+        message=f"Too many new clients from your address (at most {rate}); keep the client token you have, "
+        "or wait for the Retry-After time.",
+    )
     return client_token_issue(name=name, email=email, api_version="1")
 
 

@@ -324,6 +324,8 @@ FACENITION_CLIENT_TOKEN_DAYS = envint("FACENITION_CLIENT_TOKEN_DAYS", 30, minimu
 # v1 /generateToken (and X-API-Version: 1 on /v2/generateToken) issues a client token without proof
 # of an email or phone. False: it answers 403, and every client is a verified v2 pair.
 FACENITION_V1_TOKENS = envbool("FACENITION_V1_TOKENS", True)
+# New v1 clients one client IP may make: each has a face budget of its own (FACENITION_RATE_LIMIT_PER_TOKEN).
+FACENITION_V1_TOKEN_RATE_PER_IP = envrate("FACENITION_V1_TOKEN_RATE_PER_IP", "10/h")
 
 # Face pipeline. DEEPFACE_HOME is where `make setup` places the weights (under .deepface/weights).
 DEEPFACE_HOME = env("DEEPFACE_HOME", str(BASE_DIR))

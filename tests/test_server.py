@@ -52,6 +52,8 @@ class Server:
             "SECRET_KEY": settings.SECRET_KEY,
             "BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": "2",
+            # Its counts live in the shared Redis from one run to the next; these tests mint clients freely.
+            "FACENITION_V1_TOKEN_RATE_PER_IP": "1000000/m",
             **overrides,
         }
         command = [sys.executable, "-m", "gunicorn", "facenition.wsgi", "--config", "facenition/gunicorn.conf.py"]

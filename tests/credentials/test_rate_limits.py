@@ -2,6 +2,7 @@
 
 import pytest
 
+from credentials.models import Client
 from credentials.services import client_token_issue
 
 from .support import free_port
@@ -101,3 +102,15 @@ def test_match_answers_502_when_redis_is_down(api, redis_down):
 
     assert response.status_code == 502
     assert "rate-limit store is unreachable" in response.json()["error"]
+
+
+def test_one_address_can_make_only_so_many_v1_clients_each_with_its_own_face_budget(api, settings):
+    settings.FACENITION_V1_TOKEN_RATE_PER_IP = "3/h"
+    assert [api.post("/generateToken", {"name": "n"}, format="json").status_code for _ in range(3)] == [201] * 3
+
+    response = api.post("/generateToken", {"name": "n"}, format="json")
+
+    assert response.status_code == 429
+    assert "new clients from your address" in response.json()["error"]
+    assert Client.objects.count() == 3
+    assert api.post("/generateToken", {"name": "n"}, format="json", REMOTE_ADDR="192.0.2.7").status_code == 201
