@@ -79,7 +79,7 @@ format: $(VENV)/.installed-dev
 refresh-pins: $(VENV)/.installed-dev
 	$(PY) -m pip list --outdated --format columns
 
-# The accuracy tables in the README, measured with people held out (embeddings cached under
+# The accuracy tables in docs/accuracy.md, measured with people held out (embeddings cached under
 # $$XDG_CACHE_HOME/facenition, never in the repository).
 calibrate: setup
 	$(PY) manage.py calibrate_match

@@ -34,7 +34,7 @@ def token_keys_problems():
                 "FACENITION_TOKEN_KEY is not set: it seals identity tokens and derives one-time codes.",
                 hint="Run `make setup`, which writes a random one to .env beside SECRET_KEY, or set "
                 "FACENITION_TOKEN_KEY in the environment of the web process and the worker. Replacing one: "
-                "see 'Rotating the token key' in the README.",
+                "see 'Rotating the token key' in docs/operations.md.",
                 id="facenition.E004",
             )
         ]

@@ -5,7 +5,7 @@ chosen here before any fitting, 1 the most tolerant, 8 the strictest.
 (`MATCH_THRESHOLDS`); identity tokens turn it into a gate on the bit errors the decoder corrects
 (`enrollment.protection.ERRORS_ALLOWED`). Both are fitted to these targets by
 `python manage.py calibrate_match` and `python manage.py calibrate_enrollment`, with people held
-out; the README shows their tables, measured on held-out folds only. `/gallery/identify` scores the
+out; docs/accuracy.md shows their tables, measured on held-out folds only. `/gallery/identify` scores the
 same levels 1:N (`identification_threshold`, below).
 """
 

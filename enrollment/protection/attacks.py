@@ -1,4 +1,4 @@
-"""The attacks the README's threat model states figures for, run against the real scheme.
+"""The attacks docs/security.md's threat model states figures for, run against the real scheme.
 
 Django-free, like the rest of the package, and never used by the server itself: the tests
 (tests/enrollment/test_privacy.py) run them to assert what they can and cannot do, and

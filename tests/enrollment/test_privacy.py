@@ -1,6 +1,6 @@
 """What the server keeps and what a token gives away, tested the way an attacker would go about it:
 no face data at rest; with the token key, a token gives its face back and tokens of one face link;
-without the key, neither attack gets anywhere. The README's "Threat model" states the same."""
+without the key, neither attack gets anywhere. docs/security.md's "Threat model" states the same."""
 
 import numpy as np
 import pytest

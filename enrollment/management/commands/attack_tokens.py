@@ -1,5 +1,5 @@
 """Runs the threat model's attacks on identity tokens over the shared face set and prints the figures
-the README's "Threat model" states.
+the threat model in docs/security.md states.
 
     .venv/bin/python manage.py attack_tokens
 
