@@ -672,7 +672,7 @@ class Forgotten:
 
 def _subject_rekey(row: Subject) -> None:
     """Gives the subject a new key and seals its faces and metadata again under it: the old key, the
-    only one that opened a face just forgotten, is then gone from the database."""
+    only one that opened a face just forgotten, is then gone from the live table."""
     ids = {"gallery_id": row.gallery_id, "subject_id": row.pk}
     old = subject_sealer(row)
     wrapper = gallery_key_wrapper()
