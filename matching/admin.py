@@ -1,5 +1,7 @@
 """Galleries in the admin: who has one, its subjects and how many faces each has. Never a vector:
-no page shows a sealed embedding, and forgetting goes through the same service as /gallery/forget."""
+no page shows a sealed embedding or key, and forgetting goes through the same service as /gallery/forget."""
+
+import json
 
 from django.contrib import admin
 from django.db.models import Count
@@ -7,7 +9,8 @@ from django.db.models import Count
 from facenition.admin import ReadOnlyModelAdmin
 
 from .models import Face, Gallery, Subject
-from .services import gallery_forget
+from .sealing import SealBroken
+from .services import gallery_forget, gallery_subject_metadata
 
 
 @admin.register(Gallery)
@@ -46,7 +49,6 @@ class FaceInline(admin.TabularInline):
         "box_width",
         "box_height",
         "quality",
-        "key_id",
         "created_at",
     )
     readonly_fields = fields
@@ -63,12 +65,14 @@ class SubjectAdmin(ReadOnlyModelAdmin):
     list_display = ("name", "gallery_client", "face_count", "created_at")
     list_filter = ("created_at",)
     search_fields = ("name", "gallery__client__name", "gallery__client__credentials__prefix")
-    fields = ("name", "gallery", "metadata", "face_count", "created_at")
+    fields = ("name", "gallery", "metadata", "face_count", "key_id", "created_at")
     inlines = [FaceInline]
     actions = ["forget_subjects"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("gallery__client").annotate(face_total=Count("faces"))
+        return (
+            super().get_queryset(request).select_related("gallery__client", "key").annotate(face_total=Count("faces"))
+        )
 
     @admin.display(description="client", ordering="gallery__client")
     def gallery_client(self, subject):
@@ -77,6 +81,18 @@ class SubjectAdmin(ReadOnlyModelAdmin):
     @admin.display(description="faces", ordering="face_total")
     def face_count(self, subject):
         return subject.face_total
+
+    @admin.display(description="metadata")
+    def metadata(self, subject):
+        try:
+            return json.dumps(gallery_subject_metadata(subject=subject), ensure_ascii=False)
+        except SealBroken as broken:
+            return f"does not open: {broken}"
+
+    @admin.display(description="key wrapped under token key id")
+    def key_id(self, subject):
+        key = getattr(subject, "key", None)
+        return key.key_id if key else "none"
 
     def get_actions(self, request):
         actions = super().get_actions(request)

@@ -237,13 +237,13 @@ class GalleryViewSet(FacenitionViewSet):
                 "total": total,
                 "subjects": [
                     {
-                        "subject": row.name,
-                        "faces": row.face_count,  # type: ignore[attr-defined]  # annotated by the query (Count)
-                        "face_ids": [str(face_id) for face_id in face_ids],
+                        "subject": row.subject.name,
+                        "faces": row.subject.face_count,  # type: ignore[attr-defined]  # annotated by the query (Count)
+                        "face_ids": [str(face_id) for face_id in row.face_ids],
                         "metadata": row.metadata,
-                        "created_at": row.created_at.isoformat(),
+                        "created_at": row.subject.created_at.isoformat(),
                     }
-                    for row, face_ids in rows
+                    for row in rows
                 ],
             }
         )

@@ -7,18 +7,23 @@ cost: equal, it searches what it holds; behind, it fetches only the subjects cha
 version (`Subject.changed_version`) and drops those the gallery lists as removed since then. Only a
 worker that is new to the gallery, or so far behind that the gallery no longer lists every removal,
 reloads it whole. Another gallery's change never touches this one.
+
+A forgotten subject's row is zeroed where it lies, and a copy this worker lets go of (replaced by a
+reload, outgrown, or evicted) is zeroed first: memory the worker frees keeps no forgotten face.
 """
 
 import itertools
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
 
 from .models import Face, Gallery, Subject
-from .sealing import EMBEDDING_DTYPE, SealBroken, face_associated_data
+from .sealing import EMBEDDING_DTYPE, Sealer, open_face, open_subject_key
 from .search import DIMENSIONS, ExactIndex, IvfIndex, Neighbour
 
 # A change this large (a share of the gallery's subjects) is cheaper to apply by reloading everything.
@@ -35,6 +40,13 @@ class LoadedGallery:
     lock: threading.Lock = field(default_factory=threading.Lock)
     full_loads: int = 0
     refreshes: int = 0
+    wiped: bool = False
+
+    def wipe(self) -> None:
+        """Zeroes the copy before it is let go; call with `lock` held. A request that still holds it
+        takes the gallery's current copy instead."""
+        self.index.wipe()
+        self.wiped = True
 
 
 _galleries: "OrderedDict[int, LoadedGallery]" = OrderedDict()
@@ -47,39 +59,51 @@ def _index_kind(subject_count: int) -> str:
     return "exact"
 
 
-def _sealers():
-    from .services import gallery_sealers
+def _wrappers():
+    from .services import gallery_key_wrappers
 
-    return gallery_sealers()
-
-
-def open_sealed(sealers, gallery_id: int, subject_id: int, face_id: object, sealed: bytes, key_id: str) -> bytes:
-    sealer = sealers.get(key_id)
-    if sealer is None:
-        raise SealBroken(f"face {face_id} was sealed under a token key the server no longer has (key id {key_id})")
-    try:
-        return sealer.open_bytes(
-            sealed, associated_data=face_associated_data(gallery_id=gallery_id, subject_id=subject_id, face_id=face_id)
-        )
-    except SealBroken:
-        raise SealBroken(
-            f"face {face_id}'s sealed embedding does not open for its row: it was altered or moved in the database"
-        ) from None
+    return gallery_key_wrappers()
 
 
 def subject_centroids(gallery_id: int, faces, expected: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(subject ids, matrix) from (face id, subject id, sealed, key id) rows in any order. Each
-    subject's unit row is the mean of its faces' embeddings, summed straight into one float32 matrix
-    sized for `expected` subjects and a little room to grow: its first len(ids) rows are the subjects'.
-    Faces are opened a chunk at a time, so no more than a chunk of them is held besides the matrix."""
-    sealers = _sealers()
+    """(subject ids, matrix) from (face id, subject id, sealed, wrapped subject key, key id) rows in
+    any order. Each subject's unit row is the mean of its faces' embeddings, summed straight into one
+    float32 matrix sized for `expected` subjects and a little room to grow: its first len(ids) rows
+    are the subjects'. Faces are opened a chunk at a time, so no more than a chunk of them is held
+    besides the matrix."""
+    wrappers = _wrappers()
     matrix = _Sums(expected)
     for chunk in _chunks(faces, FETCH_CHUNK):
-        plain = b"".join(open_sealed(sealers, gallery_id, row[1], row[0], row[2], row[3]) for row in chunk)
+        sealers: dict[int, Sealer] = {}  # each subject's key is unwrapped once a chunk
+        plain = b"".join(
+            open_face(
+                _sealer_of(sealers, wrappers, gallery_id, row[1], row[3], row[4]),
+                row[2],
+                gallery_id=gallery_id,
+                subject_id=row[1],
+                face_id=row[0],
+            )
+            for row in chunk
+        )
         matrix.add(
             [row[1] for row in chunk], np.frombuffer(plain, dtype=EMBEDDING_DTYPE).reshape(len(chunk), DIMENSIONS)
         )
     return matrix.means()
+
+
+def _sealer_of(
+    sealers: dict[int, Sealer], wrappers, gallery_id: int, subject_id: int, wrapped: bytes | None, key_id: str | None
+) -> Sealer:
+    sealer = sealers.get(subject_id)
+    if sealer is None:
+        sealer = sealers[subject_id] = open_subject_key(
+            wrappers,
+            None if wrapped is None else bytes(wrapped),
+            key_id or "",
+            gallery_id=gallery_id,
+            subject_id=subject_id,
+        )
+    return sealer
 
 
 def _chunks(rows, size: int):
@@ -108,7 +132,8 @@ class _Sums:
             row = self.row_of[subject_id] = len(self.row_of)
             if row == len(self.rows):  # subjects were added since they were counted
                 extra = max(16, len(self.rows) // 4)
-                self.rows = np.vstack([self.rows, np.zeros((extra, DIMENSIONS), dtype=np.float32)])
+                old, self.rows = self.rows, np.vstack([self.rows, np.zeros((extra, DIMENSIONS), dtype=np.float32)])
+                old.fill(0)  # the memory freed with it holds no face
                 self.counts = np.concatenate([self.counts, np.zeros(extra, dtype=np.int32)])
         return row
 
@@ -126,8 +151,12 @@ def _face_rows(gallery_id: int, subject_ids=None):
     if subject_ids is not None:
         faces = faces.filter(subject_id__in=subject_ids)
     # In no particular order: sorting a million sealed rows would cost PostgreSQL more than the sums cost here.
+    # Each face comes with its subject's wrapped key in the same statement, so both are of one snapshot:
+    # a subject given a new key meanwhile (one of its faces forgotten) never pairs old faces with the new key.
     return (
-        faces.order_by().values_list("id", "subject_id", "sealed_embedding", "key_id").iterator(chunk_size=FETCH_CHUNK)
+        faces.order_by()
+        .values_list("id", "subject_id", "sealed_embedding", "subject__key__wrapped_key", "subject__key__key_id")
+        .iterator(chunk_size=FETCH_CHUNK)
     )
 
 
@@ -136,6 +165,7 @@ def _load(gallery: Gallery) -> LoadedGallery:
     subject_ids, rows = subject_centroids(gallery.pk, _face_rows(gallery.pk), expected)
     if _index_kind(len(subject_ids)) == "ivf":
         index: ExactIndex | IvfIndex = IvfIndex(subject_ids, rows[: len(subject_ids)])
+        rows.fill(0)  # faiss holds its own copy
     else:
         index = ExactIndex.from_unit_rows(subject_ids, rows)
     return LoadedGallery(version=gallery.version, index=index, full_loads=1)
@@ -157,6 +187,7 @@ def _refresh(loaded: LoadedGallery, gallery: Gallery) -> bool:
         subject_ids, rows = subject_centroids(gallery.pk, _face_rows(gallery.pk, changed), len(changed))
         for subject_id, row in zip(subject_ids.tolist(), rows, strict=False):
             loaded.index.upsert(subject_id, row)
+        rows.fill(0)  # copied into the index
         for subject_id in set(changed) - set(subject_ids.tolist()):  # changed to no faces at all
             loaded.index.remove(subject_id)
     loaded.version = gallery.version
@@ -173,12 +204,18 @@ def _slot(gallery: Gallery) -> LoadedGallery | None:
 
 
 def _keep(gallery: Gallery, loaded: LoadedGallery) -> LoadedGallery:
+    evicted = []
     with _galleries_lock:
         kept = _galleries.setdefault(gallery.pk, loaded)
         _galleries.move_to_end(gallery.pk)
         while len(_galleries) > settings.FACENITION_GALLERY_CACHE_GALLERIES:
-            _galleries.popitem(last=False)
-        return kept
+            evicted.append(_galleries.popitem(last=False)[1])
+    if kept is not loaded:  # another request loaded it first
+        evicted.append(loaded)
+    for dropped in evicted:
+        with dropped.lock:
+            dropped.wipe()
+    return kept
 
 
 def _current(gallery: Gallery) -> LoadedGallery:
@@ -192,31 +229,44 @@ def _bring_up_to_date(loaded: LoadedGallery, gallery: Gallery) -> None:
     """Call with `loaded.lock` held."""
     if loaded.version < gallery.version and not _refresh(loaded, gallery):
         fresh = _load(gallery)
-        loaded.index, loaded.version = fresh.index, fresh.version
+        replaced, loaded.index, loaded.version = loaded.index, fresh.index, fresh.version
+        replaced.wipe()
         loaded.full_loads += 1
+
+
+@contextmanager
+def _up_to_date(gallery: Gallery) -> Iterator[LoadedGallery]:
+    """This worker's copy of the gallery at `gallery.version`, locked while the caller reads it."""
+    while True:
+        loaded = _current(gallery)
+        with loaded.lock:
+            if loaded.wiped:  # evicted while this request waited for it
+                continue
+            _bring_up_to_date(loaded, gallery)
+            yield loaded
+            return
 
 
 def gallery_size(gallery: Gallery) -> int:
     """How many subjects the gallery holds at `gallery.version`, as this worker's copy says."""
-    loaded = _current(gallery)
-    with loaded.lock:
-        _bring_up_to_date(loaded, gallery)
+    with _up_to_date(gallery) as loaded:
         return len(loaded.index)
 
 
 def gallery_search(gallery: Gallery, probes: list[np.ndarray], k: int) -> tuple[int, list[list[Neighbour]]]:
     """(subjects in the gallery, the k nearest subjects of each probe), on this worker's copy of the
     gallery brought up to `gallery.version` (read by the caller in this request)."""
-    loaded = _current(gallery)
-    with loaded.lock:
-        _bring_up_to_date(loaded, gallery)
+    with _up_to_date(gallery) as loaded:
         return len(loaded.index), [loaded.index.search(probe, k) for probe in probes]
 
 
 def gallery_forget_cached(gallery_id: int) -> None:
-    """Drops this worker's copy of a gallery (its client was deleted, or a test wants a cold start)."""
+    """Drops this worker's copy of a gallery, zeroed (its client was deleted, or a test wants a cold start)."""
     with _galleries_lock:
-        _galleries.pop(gallery_id, None)
+        dropped = _galleries.pop(gallery_id, None)
+    if dropped is not None:
+        with dropped.lock:
+            dropped.wipe()
 
 
 def cached_gallery(gallery_id: int) -> LoadedGallery | None:

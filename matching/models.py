@@ -1,8 +1,9 @@
 """Galleries: the people a client enrolled for 1:N identification, and their faces' embeddings.
 
 Only clients that call /gallery/enroll have one. No image is stored; each face keeps its embedding
-sealed with AES-GCM under a sub-key of the token key (`matching.sealing`), bound to its own row, so
-a dump of these tables reveals no embedding. The search runs over a matrix in each worker's memory
+sealed with AES-GCM under its subject's own data key, itself stored only wrapped under a sub-key of
+the token key (`matching.sealing`), each bound to its own row: a dump of these tables reveals no
+embedding, and deleting a subject's key erases every copy of its faces the database still holds. The search runs over a matrix in each worker's memory
 (`matching.gallery_index`), kept fresh by the gallery's `version`.
 """
 
@@ -57,7 +58,8 @@ class Subject(models.Model):
 
     gallery = models.ForeignKey(Gallery, on_delete=models.CASCADE, related_name="subjects")
     name = models.CharField(max_length=200)
-    metadata = models.JSONField(default=dict, blank=True)
+    # The client's JSON object about this person, sealed under the subject's key (matching.sealing).
+    sealed_metadata = models.BinaryField(default=b"")
     created_at = models.DateTimeField(default=timezone.now)
     # The gallery version at which this subject's faces last changed: a worker refreshes what changed.
     changed_version = models.PositiveBigIntegerField(default=0)
@@ -71,15 +73,27 @@ class Subject(models.Model):
         return self.name
 
 
+class SubjectKey(models.Model):
+    """A subject's data key, wrapped under a token key's gallery sub-key: the only copy of it. Its own
+    table, so that the many updates of a subject's row do not leave more copies of it in dead rows."""
+
+    subject = models.OneToOneField(Subject, on_delete=models.CASCADE, primary_key=True, related_name="key")
+    # AES-GCM: 12-byte nonce, then the wrapped 32-byte key and its 16-byte tag.
+    wrapped_key = models.BinaryField()
+    # Which token key's gallery sub-key wrapped it (hex), so that a retired key can still open it.
+    key_id = models.CharField(max_length=16)
+
+    def __str__(self):
+        return f"key of subject {self.subject_id}"
+
+
 class Face(models.Model):
     """One enrolled photo's face: its sealed embedding and how it was read. No image."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="faces")
-    # AES-GCM: 12-byte nonce, then the sealed float32 embedding and its 16-byte tag.
+    # AES-GCM under the subject's key: 12-byte nonce, then the sealed float32 embedding and its 16-byte tag.
     sealed_embedding = models.BinaryField()
-    # Which token key's sub-key sealed it (hex), so that a retired key can still open it.
-    key_id = models.CharField(max_length=16, blank=True)
     model_name = models.CharField(max_length=40)
     detector_name = models.CharField(max_length=40)
     # Everything that decided the embedding (matching.pipeline.PipelineConfig.variant).

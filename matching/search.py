@@ -9,9 +9,15 @@ of milliseconds on one core. `IvfIndex` (faiss-cpu's IndexIVFFlat, inner product
 part of a very large gallery instead; it holds the same float32 rows, returns exact distances for
 what it scans, and may miss a nearest row (its recall is measured by bench.gallery).
 Both take changes in place: a worker applies what changed in a gallery without reloading it.
+
+A row is a face, near enough: both zero the memory of a row they drop (a subject removed, a matrix
+outgrown, a whole index wiped) and of the copies they make, so that memory freed to the allocator
+does not keep a forgotten subject's face.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +36,12 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     return rows / np.where(norms == 0, 1, norms)
 
 
+def _to_unit_length(rows: np.ndarray) -> None:
+    """Scales float32 rows (or one row) to unit length where they are, leaving no copy of them."""
+    norms = np.sqrt(np.einsum("...j,...j->...", rows, rows))[..., None]
+    np.divide(rows, np.where(norms == 0, 1, norms), out=rows)
+
+
 @dataclass(frozen=True)
 class Neighbour:
     subject_id: int
@@ -45,7 +57,8 @@ class ExactIndex:
         count = len(subject_ids)
         buffer = np.zeros((max(count + 16, int(count * (1 + headroom))), DIMENSIONS), dtype=np.float32)
         if count:
-            buffer[:count] = unit_rows(vectors)
+            buffer[:count] = vectors
+            _to_unit_length(buffer[:count])
         self._adopt(np.asarray(subject_ids, dtype=np.int64), buffer)
 
     @classmethod
@@ -84,7 +97,8 @@ class ExactIndex:
             row = self._free.pop()
             self._row_of[subject_id] = row
             self._ids[row] = subject_id
-        self._rows[row] = unit_rows(vector)
+        self._rows[row] = vector
+        _to_unit_length(self._rows[row])
 
     def remove(self, subject_id: int) -> None:
         row = self._row_of.pop(subject_id, None)
@@ -93,10 +107,16 @@ class ExactIndex:
             self._ids[row] = -1
             self._free.append(row)
 
+    def wipe(self) -> None:
+        """Zeroes every row and forgets every subject: the index is empty, its memory holds no face."""
+        self._rows.fill(0)
+        self._adopt(np.empty(0, dtype=np.int64), self._rows)
+
     def _grow(self) -> None:
         old = len(self._ids)
         extra = max(16, old // 4)
-        self._rows = np.vstack([self._rows, np.zeros((extra, DIMENSIONS), dtype=np.float32)])
+        outgrown, self._rows = self._rows, np.vstack([self._rows, np.zeros((extra, DIMENSIONS), dtype=np.float32)])
+        outgrown.fill(0)
         self._ids = np.concatenate([self._ids, np.full(extra, -1, dtype=np.int64)])
         self._free.extend(range(old + extra - 1, old - 1, -1))
 
@@ -145,6 +165,9 @@ class IvfIndex:
         if count:
             self._index.train(sample)
             self._index.add_with_ids(rows, np.asarray(subject_ids, dtype=np.int64))
+        # faiss holds its own copies: these are freed.
+        sample.fill(0)
+        rows.fill(0)
         self._index.nprobe = self.probes
         self._held = {int(pk) for pk in np.asarray(subject_ids).tolist()}
 
@@ -157,14 +180,37 @@ class IvfIndex:
 
     def upsert(self, subject_id: int, vector: np.ndarray) -> None:
         self.remove(subject_id)
-        self._index.add_with_ids(unit_rows(vector).reshape(1, DIMENSIONS), np.array([subject_id], dtype=np.int64))
+        row = unit_rows(vector).reshape(1, DIMENSIONS)
+        self._index.add_with_ids(row, np.array([subject_id], dtype=np.int64))
+        row.fill(0)
         self._held.add(subject_id)
 
     def remove(self, subject_id: int) -> None:
         if subject_id in self._held:
+            # faiss moves its group's last row into the removed row's place and shortens the group
+            # without clearing what lay past its new end: the removed row may be that one.
+            self._zero_rows(lambda ids: ids == subject_id)
             # faiss's Python layer takes an array of ids here; its type hints name only the C++ IDSelector.
             self._index.remove_ids(np.array([subject_id], dtype=np.int64))  # type: ignore[arg-type]
             self._held.discard(subject_id)
+
+    def wipe(self) -> None:
+        """Zeroes every row and removes them all: the index is empty, its memory holds no face."""
+        self._zero_rows(lambda ids: slice(None))
+        self._index.reset()
+        self._held.clear()
+
+    def _zero_rows(self, which: Callable[[np.ndarray], Any]) -> None:
+        """Zeroes, in every group, the stored rows `which(ids of the group)` picks."""
+        lists, rev = self._index.invlists, self._faiss.rev_swig_ptr
+        if lists is None:
+            return
+        for number in range(self.lists):
+            size = lists.list_size(number)
+            if size:
+                picked = which(rev(lists.get_ids(number), size))
+                rows = rev(lists.get_codes(number), size * lists.code_size).reshape(size, lists.code_size)
+                rows[picked] = 0
 
     def search(self, probe: np.ndarray, k: int) -> list[Neighbour]:
         if not self._held:

@@ -33,8 +33,8 @@ from .accuracy import (
     strictest_matching_level,
 )
 from .cores import CoreSlots
-from .gallery_index import gallery_search, gallery_size, open_sealed
-from .models import Face, Gallery, Subject
+from .gallery_index import gallery_search, gallery_size
+from .models import Face, Gallery, Subject, SubjectKey
 from .pipeline import (
     Analysis,
     Box,
@@ -47,7 +47,18 @@ from .pipeline import (
     get_pipeline,
 )
 from .pipeline import Face as DetectedFace
-from .sealing import EMBEDDING_DTYPE, EmbeddingSealer, SealBroken, face_associated_data
+from .sealing import (
+    EMBEDDING_DTYPE,
+    SealBroken,
+    Sealer,
+    face_associated_data,
+    new_subject_key,
+    open_face,
+    open_metadata,
+    open_subject_key,
+    seal_metadata,
+    wrap_subject_key,
+)
 
 log = logging.getLogger("facenition.matching")
 
@@ -309,24 +320,47 @@ def owner_of(credential: ClientToken) -> Client:
 
 
 @lru_cache(maxsize=4)
-def _sealers_for(current: str, retired: str) -> tuple[EmbeddingSealer, dict[str, EmbeddingSealer]]:
+def _wrappers_for(current: str, retired: str) -> tuple[Sealer, dict[str, Sealer]]:
     keyring = keyring_from(current, retired)
-    sealers = {
-        key.key_id.hex(): EmbeddingSealer(key=key.subkey(GALLERY_EMBEDDINGS), key_id=key.key_id.hex())
-        for key in keyring.keys
+    wrappers = {
+        key.key_id.hex(): Sealer(key=key.subkey(GALLERY_EMBEDDINGS), key_id=key.key_id.hex()) for key in keyring.keys
     }
-    return sealers[keyring.current.key_id.hex()], sealers
+    return wrappers[keyring.current.key_id.hex()], wrappers
 
 
-def gallery_sealer() -> EmbeddingSealer:
-    """What seals new gallery embeddings: the gallery sub-key of the current token key."""
-    return _sealers_for(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)[0]
+def gallery_key_wrapper() -> Sealer:
+    """What wraps new subject keys: the gallery sub-key of the current token key."""
+    return _wrappers_for(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)[0]
 
 
-def gallery_sealers() -> dict[str, EmbeddingSealer]:
-    """Every sealer that may open a stored embedding, by key id: the current token key's and each
-    retired key's (FACENITION_RETIRED_TOKEN_KEYS), so that rows sealed before a rotation still open."""
-    return _sealers_for(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)[1]
+def gallery_key_wrappers() -> dict[str, Sealer]:
+    """Every gallery sub-key that may open a wrapped subject key, by key id: the current token key's
+    and each retired key's (FACENITION_RETIRED_TOKEN_KEYS), so that keys wrapped before a rotation still open."""
+    return _wrappers_for(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)[1]
+
+
+def subject_sealer(subject: Subject) -> Sealer:
+    """What seals and opens the subject's faces and metadata: its own key, unwrapped. SealBroken when
+    its key is gone (the subject was forgotten), altered, or wrapped under a key the server lacks."""
+    key = SubjectKey.objects.filter(subject_id=subject.pk).first()
+    return open_subject_key(
+        gallery_key_wrappers(),
+        None if key is None else bytes(key.wrapped_key),
+        "" if key is None else key.key_id,
+        gallery_id=subject.gallery_id,
+        subject_id=subject.pk,
+    )
+
+
+def _subject_create(*, gallery: Gallery, name: str, metadata: dict[str, Any]) -> tuple[Subject, Sealer]:
+    row = Subject.objects.create(gallery=gallery, name=name, changed_version=gallery.version)
+    wrapper = gallery_key_wrapper()
+    sealer, wrapped = new_subject_key(wrapper, gallery_id=gallery.pk, subject_id=row.pk)
+    SubjectKey.objects.create(subject=row, wrapped_key=wrapped, key_id=wrapper.key_id)
+    if metadata:
+        row.sealed_metadata = seal_metadata(sealer, metadata, gallery_id=gallery.pk, subject_id=row.pk)
+        row.save(update_fields=["sealed_metadata"])
+    return row, sealer
 
 
 @dataclass(frozen=True)
@@ -363,9 +397,9 @@ def _sealed_faces_checked() -> Iterator[None]:
         ) from None
 
 
-def _open_face(face: Face, gallery_id: int) -> np.ndarray:
-    plain = open_sealed(
-        gallery_sealers(), gallery_id, face.subject_id, face.pk, bytes(face.sealed_embedding), face.key_id
+def _open_face(face: Face, sealer: Sealer, gallery_id: int) -> np.ndarray:
+    plain = open_face(
+        sealer, bytes(face.sealed_embedding), gallery_id=gallery_id, subject_id=face.subject_id, face_id=face.pk
     )
     return np.frombuffer(plain, dtype=EMBEDDING_DTYPE)
 
@@ -402,27 +436,26 @@ def gallery_enroll(
         gallery, _ = Gallery.objects.get_or_create(client=client)
         gallery = Gallery.objects.select_for_update().get(pk=gallery.pk)
         row = Subject.objects.filter(gallery=gallery, name=subject).first()
-        with _sealed_faces_checked():
-            enrolled = [_open_face(face, gallery.pk) for face in row.faces.all()] if row else []
+        sealer, enrolled = None, []
+        if row is not None:
+            with _sealed_faces_checked():
+                sealer = subject_sealer(row)
+                enrolled = [_open_face(face, sealer, gallery.pk) for face in row.faces.all()]
         problem = _gallery_disagreement(readings, enrolled)
         if problem:
             raise BadRequest(problem)
         gallery.record_change()
-        if row is None:
-            row = Subject.objects.create(
-                gallery=gallery, name=subject, metadata=metadata or {}, changed_version=gallery.version
-            )
+        if row is None or sealer is None:
+            row, sealer = _subject_create(gallery=gallery, name=subject, metadata=metadata or {})
         else:
             row.changed_version = gallery.version
             if metadata is not None:
-                row.metadata = metadata
-            row.save(update_fields=["changed_version", "metadata"])
-        sealer = gallery_sealer()
+                row.sealed_metadata = seal_metadata(sealer, metadata, gallery_id=gallery.pk, subject_id=row.pk)
+            row.save(update_fields=["changed_version", "sealed_metadata"])
         added = []
         for reading in readings:
             face = Face(
                 subject=row,
-                key_id=sealer.key_id,
                 model_name=config.model_name,
                 detector_name=config.detector_name,
                 descriptor=config.variant,
@@ -450,7 +483,7 @@ def gallery_enroll_embeddings(
     """Adds subjects whose embeddings were computed elsewhere (an import, the benchmark): `subjects`
     yields (name, [embedding, ...]) for names new to the gallery. No photo is read and no consistency
     is checked: the caller vouches for both. Returns how many faces were added."""
-    sealer = gallery_sealer()
+    wrapper = gallery_key_wrapper()
     gallery, _ = Gallery.objects.get_or_create(client=client)
     added = 0
     pending: list[tuple[str, list[np.ndarray]]] = []  # (subject name, its embeddings), written in batches
@@ -463,12 +496,13 @@ def gallery_enroll_embeddings(
             rows = Subject.objects.bulk_create(
                 [Subject(gallery=locked, name=name, changed_version=locked.version) for name, _ in pending]
             )
-            faces = []
+            faces, keys = [], []
             for row, (_, embeddings) in zip(rows, pending, strict=True):
+                sealer, wrapped = new_subject_key(wrapper, gallery_id=locked.pk, subject_id=row.pk)
+                keys.append(SubjectKey(subject=row, wrapped_key=wrapped, key_id=wrapper.key_id))
                 for embedding in embeddings:
                     face = Face(
                         subject=row,
-                        key_id=sealer.key_id,
                         model_name=model_name,
                         detector_name=detector_name,
                         box_left=0,
@@ -482,6 +516,7 @@ def gallery_enroll_embeddings(
                         associated_data=face_associated_data(gallery_id=locked.pk, subject_id=row.pk, face_id=face.pk),
                     )
                     faces.append(face)
+            SubjectKey.objects.bulk_create(keys, batch_size=batch)
             Face.objects.bulk_create(faces, batch_size=batch)
             added += len(faces)
         pending.clear()
@@ -585,11 +620,21 @@ def gallery_nearest(*, gallery: Gallery, embeddings: list, limit: int) -> tuple[
     ]
 
 
-def gallery_subjects(
-    *, client: Client, page: int = 1, page_size: int = 50
-) -> tuple[int, list[tuple[Subject, list[uuid.UUID]]]]:
-    """One page of the client's subjects by name, each with its face count and face ids; and the total."""
-    subjects = Subject.objects.filter(gallery__client=client).annotate(face_count=Count("faces")).order_by("name", "pk")
+@dataclass(frozen=True)
+class ListedSubject:
+    subject: Subject
+    metadata: dict[str, Any]
+    face_ids: list[uuid.UUID]
+
+
+def gallery_subjects(*, client: Client, page: int = 1, page_size: int = 50) -> tuple[int, list[ListedSubject]]:
+    """One page of the client's subjects by name, each with its metadata, face count and face ids; and the total."""
+    subjects = (
+        Subject.objects.filter(gallery__client=client)
+        .select_related("key")
+        .annotate(face_count=Count("faces"))
+        .order_by("name", "pk")
+    )
     total = subjects.count()
     rows = list(subjects[(page - 1) * page_size : page * page_size])
     face_ids: dict[int, list] = {}
@@ -597,7 +642,25 @@ def gallery_subjects(
         Face.objects.filter(subject__in=rows).order_by("created_at").values_list("subject_id", "id")
     ):
         face_ids.setdefault(subject_id, []).append(face_id)
-    return total, [(row, face_ids.get(row.pk, [])) for row in rows]
+    wrappers = gallery_key_wrappers()
+    listed = []
+    with _sealed_faces_checked():
+        for row in rows:
+            ids = {"gallery_id": row.gallery_id, "subject_id": row.pk}
+            key = getattr(row, "key", None)
+            sealer = open_subject_key(
+                wrappers, bytes(key.wrapped_key) if key else None, key.key_id if key else "", **ids
+            )
+            metadata = open_metadata(sealer, bytes(row.sealed_metadata), **ids)
+            listed.append(ListedSubject(row, metadata, face_ids.get(row.pk, [])))
+    return total, listed
+
+
+def gallery_subject_metadata(*, subject: Subject) -> dict[str, Any]:
+    """The subject's metadata, opened with its key."""
+    return open_metadata(
+        subject_sealer(subject), bytes(subject.sealed_metadata), gallery_id=subject.gallery_id, subject_id=subject.pk
+    )
 
 
 @dataclass(frozen=True)
@@ -607,9 +670,27 @@ class Forgotten:
     faces: int
 
 
+def _subject_rekey(row: Subject) -> None:
+    """Gives the subject a new key and seals its faces and metadata again under it: the old key, the
+    only one that opened a face just forgotten, is then gone from the live table."""
+    ids = {"gallery_id": row.gallery_id, "subject_id": row.pk}
+    old = subject_sealer(row)
+    wrapper = gallery_key_wrapper()
+    sealer, wrapped = new_subject_key(wrapper, **ids)
+    for face in row.faces.all():
+        embedding = _open_face(face, old, row.gallery_id)
+        Face.objects.filter(pk=face.pk).update(
+            sealed_embedding=sealer.seal(embedding, associated_data=face_associated_data(face_id=face.pk, **ids))
+        )
+    metadata = open_metadata(old, bytes(row.sealed_metadata), **ids)
+    Subject.objects.filter(pk=row.pk).update(sealed_metadata=seal_metadata(sealer, metadata, **ids))
+    SubjectKey.objects.filter(subject_id=row.pk).update(wrapped_key=wrapped, key_id=wrapper.key_id)
+
+
 def gallery_forget(*, client: Client, subject: str = "", face_id: uuid.UUID | None = None) -> Forgotten:
-    """Deletes a subject and all its faces, or one face (and its subject with its last face), at once.
-    404 for a subject or face the client's gallery does not hold."""
+    """Deletes a subject with its key and all its faces, or one face (and its subject with its last
+    face), at once. A subject that keeps other faces gets a new key, so that no key left in the
+    database opens a copy of the forgotten face. 404 for a subject or face the client's gallery does not hold."""
     if not subject and face_id is None:
         raise BadRequest("Send the `subject` to forget, or one face by its `face` id.")
     with transaction.atomic():
@@ -621,6 +702,8 @@ def gallery_forget(*, client: Client, subject: str = "", face_id: uuid.UUID | No
             row = face.subject
             if row.faces.count() > 1:
                 face.delete()
+                with _sealed_faces_checked():
+                    _subject_rekey(row)
                 gallery.record_change()
                 Subject.objects.filter(pk=row.pk).update(changed_version=gallery.version)
                 return Forgotten(subject=row.name, subjects=0, faces=1)
@@ -638,34 +721,38 @@ def gallery_forget(*, client: Client, subject: str = "", face_id: uuid.UUID | No
 
 @dataclass(frozen=True)
 class Resealed:
-    resealed: int
-    unopenable: int  # sealed under a key the server no longer has, or altered
+    resealed: int  # subject keys wrapped again under the current token key
+    unopenable: int  # wrapped under a key the server no longer has, or altered
 
 
 def gallery_reseal(*, batch: int = 1000) -> Resealed:
-    """Re-seals every gallery face not sealed under the current token key, so that a retired key can
-    then be removed. The embeddings do not change, so no worker needs to reload anything."""
-    current = gallery_sealer()
+    """Wraps again every subject key not wrapped under the current token key, so that a retired key
+    can then be removed. Faces and metadata stay sealed under their subject's key: nothing else is
+    rewritten, and no worker reloads anything."""
+    current, wrappers = gallery_key_wrapper(), gallery_key_wrappers()
     resealed = unopenable = 0
-    stale = Face.objects.exclude(key_id=current.key_id).select_related("subject").order_by("pk")
+    stale = (
+        SubjectKey.objects.exclude(key_id=current.key_id)
+        .order_by("pk")
+        .values_list("pk", "subject__gallery_id", "wrapped_key", "key_id")
+    )
     last = None
     while True:
         page = stale.filter(pk__gt=last) if last is not None else stale
-        faces = list(page[:batch])
-        if not faces:
+        keys = list(page[:batch])
+        if not keys:
             return Resealed(resealed, unopenable)
-        last = faces[-1].pk
+        last = keys[-1][0]
         with transaction.atomic():
-            for face in faces:
+            for subject_id, gallery_id, wrapped, key_id in keys:
+                ids = {"gallery_id": gallery_id, "subject_id": subject_id}
                 try:
-                    embedding = _open_face(face, face.subject.gallery_id)
+                    sealer = open_subject_key(wrappers, bytes(wrapped), key_id, **ids)
                 except SealBroken:
                     unopenable += 1
                     continue
-                associated_data = face_associated_data(
-                    gallery_id=face.subject.gallery_id, subject_id=face.subject_id, face_id=face.pk
-                )
-                Face.objects.filter(pk=face.pk, key_id=face.key_id).update(
-                    sealed_embedding=current.seal(embedding, associated_data=associated_data), key_id=current.key_id
+                # Only the key as read: a subject given a new key meanwhile (a face forgotten) keeps it.
+                SubjectKey.objects.filter(pk=subject_id, key_id=key_id, wrapped_key=bytes(wrapped)).update(
+                    wrapped_key=wrap_subject_key(current, sealer, **ids), key_id=current.key_id
                 )
                 resealed += 1

@@ -104,3 +104,76 @@ def test_every_token_becomes_a_client_that_keeps_its_enrollments(before_the_spli
         pk: (ClientToken.objects.get(prefix=token.prefix).client_id, f"user-{pk.hex[:4]}", pk.hex * 2)
         for pk, token in enrollments.items()
     }
+
+
+@pytest.fixture
+def galleries_sealed_under_the_token_key():
+    apps = migrate([("matching", "0001_galleries")])
+    yield apps
+    migrate(leaves())
+
+
+def test_existing_galleries_are_sealed_again_under_subject_keys(galleries_sealed_under_the_token_key, settings):
+    """Faces sealed under the token key's gallery sub-key (under the current key, or a retired one
+    still listed) move to a key of their subject's own; the metadata is sealed; a rollback undoes it."""
+    import numpy as np
+
+    from enrollment.protection.keyring import GALLERY_EMBEDDINGS, TokenKey
+    from matching.sealing import Sealer, face_associated_data
+
+    settings.FACENITION_RETIRED_TOKEN_KEYS = retired = "a retired token key " + "r" * 40
+    apps = galleries_sealed_under_the_token_key
+    Client = apps.get_model("credentials", "Client")
+    Gallery, Subject, Face = (apps.get_model("matching", name) for name in ("Gallery", "Subject", "Face"))
+    gallery = Gallery.objects.create(client=Client.objects.create(name="kiosk"))
+    keys = [TokenKey(settings.FACENITION_TOKEN_KEY.encode()), TokenKey(retired.encode())]
+    embeddings = {}
+    for number, key in enumerate(keys):
+        sealer = Sealer(key=key.subkey(GALLERY_EMBEDDINGS))
+        subject = Subject.objects.create(gallery=gallery, name=f"user-{number}", metadata={"team": f"team-{number}"})
+        for _ in range(2):
+            face = Face(subject=subject, key_id=key.key_id.hex(), model_name="Dlib", detector_name="dlib")
+            face.box_left = face.box_top = face.box_width = face.box_height = 0
+            face.quality = 0.0
+            embeddings[face.pk] = np.random.default_rng(len(embeddings)).standard_normal(128).astype("<f4")
+            face.sealed_embedding = sealer.seal(
+                embeddings[face.pk],
+                associated_data=face_associated_data(gallery_id=gallery.pk, subject_id=subject.pk, face_id=face.pk),
+            )
+            face.save(force_insert=True)
+    before = dict(Face.objects.values_list("pk", "sealed_embedding"))
+
+    migrate(leaves())
+
+    from matching.gallery_index import _face_rows, subject_centroids
+    from matching.models import Face as LiveFace
+    from matching.models import Subject as LiveSubject
+    from matching.models import SubjectKey
+    from matching.sealing import open_face
+    from matching.services import gallery_subject_metadata, subject_sealer
+
+    current = keys[0].key_id.hex()
+    assert set(SubjectKey.objects.values_list("key_id", flat=True)) == {current}
+    for face in LiveFace.objects.select_related("subject"):
+        ids = {"gallery_id": gallery.pk, "subject_id": face.subject_id}
+        opened = open_face(subject_sealer(face.subject), bytes(face.sealed_embedding), face_id=face.pk, **ids)
+        assert opened == embeddings[face.pk].tobytes()
+        assert bytes(face.sealed_embedding) != bytes(before[face.pk])
+    for number, subject in enumerate(LiveSubject.objects.order_by("name")):
+        assert gallery_subject_metadata(subject=subject) == {"team": f"team-{number}"}
+    assert len(subject_centroids(gallery.pk, _face_rows(gallery.pk), 2)[0]) == 2
+
+    apps = migrate([("matching", "0001_galleries")])
+
+    Face = apps.get_model("matching", "Face")
+    Subject = apps.get_model("matching", "Subject")
+    sealer = Sealer(key=keys[0].subkey(GALLERY_EMBEDDINGS))
+    for face in Face.objects.all():
+        ids = {"gallery_id": gallery.pk, "subject_id": face.subject_id, "face_id": face.pk}
+        assert face.key_id == current
+        opened = sealer.open_bytes(bytes(face.sealed_embedding), associated_data=face_associated_data(**ids))
+        assert opened == embeddings[face.pk].tobytes()
+    assert sorted(Subject.objects.values_list("metadata", flat=True), key=str) == [
+        {"team": "team-0"},
+        {"team": "team-1"},
+    ]

@@ -22,7 +22,7 @@ HELPER_DATA = "helper data"  # encrypts an identity token's helper data
 KEY_CHECK = "key check"  # encrypts an identity token's key check
 TOKEN_MAC = "token mac"  # signs an identity token
 ONE_TIME_CODES = "one-time codes"  # derives v2 verification codes
-GALLERY_EMBEDDINGS = "gallery embeddings"  # seals the embeddings of gallery faces at rest (matching.sealing)
+GALLERY_EMBEDDINGS = "gallery embeddings"  # wraps each gallery subject's own data key (matching.sealing)
 PURPOSES = (HELPER_DATA, KEY_CHECK, TOKEN_MAC, ONE_TIME_CODES, GALLERY_EMBEDDINGS)
 KEY_ID_BYTES = 4
 

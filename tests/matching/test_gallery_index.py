@@ -145,3 +145,62 @@ def test_a_subjects_row_is_the_mean_of_its_faces_however_they_are_fetched(client
         row_of = {int(pk): row for pk, row in zip(ids, rows, strict=False)}
         for name, mean in expected.items():
             np.testing.assert_allclose(row_of[pk_of[name]], mean, atol=1e-6)
+
+
+def test_an_outgrown_matrix_is_zeroed_before_it_is_freed():
+    index = ExactIndex(np.arange(10), vectors_of(10))
+    outgrown = index._rows
+    for i, vector in enumerate(vectors_of(40, seed=1)):
+        index.upsert(100 + i, vector)
+    assert index._rows is not outgrown
+    assert not outgrown.any()
+
+
+def test_a_copy_replaced_by_a_full_reload_is_zeroed(gallery, client_row):
+    gallery_size(gallery)
+    replaced = cached_gallery(gallery.pk).index._rows
+    gallery_forget(client=client_row, subject="synthetic-7")
+    stale = fresh(gallery)
+    stale.removals_from = stale.version  # this worker's copy is too far behind to catch up
+    stale.save()
+
+    assert gallery_size(fresh(gallery)) == 49
+
+    assert cached_gallery(gallery.pk).full_loads == 2
+    assert not replaced.any()
+
+
+def test_an_evicted_copy_is_zeroed(gallery, other_client, settings):
+    from credentials.models import Client
+
+    settings.FACENITION_GALLERY_CACHE_GALLERIES = 1
+    gallery_size(gallery)
+    evicted = cached_gallery(gallery.pk)
+    rows = evicted.index._rows
+    other = Client.objects.exclude(pk=gallery.client_id).get()
+    synthetic_subjects(other, 5, seed=3)
+
+    gallery_size(Gallery.objects.get(client=other))
+
+    assert cached_gallery(gallery.pk) is None
+    assert not rows.any()
+    # A request that held the evicted copy meanwhile searches the gallery's current one.
+    assert gallery_size(gallery) == 50
+
+
+def test_a_subject_removed_from_the_approximate_index_leaves_no_row_in_its_memory():
+    import faiss
+
+    index = IvfIndex(np.arange(400), vectors_of(400))
+    lists = index._index.invlists
+    group = next(number for number in range(index.lists) if lists.list_size(number) >= 2)
+    size = lists.list_size(group)
+    last = int(faiss.rev_swig_ptr(lists.get_ids(group), size)[-1])
+    memory = faiss.rev_swig_ptr(lists.get_codes(group), size * lists.code_size).reshape(size, lists.code_size)
+    assert memory[-1].any()
+
+    index.remove(last)
+
+    # faiss shortened the group without clearing the row past its new end: the removed one.
+    assert lists.list_size(group) == size - 1
+    assert not memory[-1].any()

@@ -1,4 +1,5 @@
-"""Embeddings at rest: the table holds AES-GCM ciphertext bound to its row, never floats."""
+"""Embeddings at rest: the table holds AES-GCM ciphertext bound to its row, under its subject's key
+wrapped under the token key, never floats."""
 
 import io
 
@@ -8,9 +9,9 @@ from django.db import connection
 
 from enrollment.protection.keyring import GALLERY_EMBEDDINGS, TokenKey
 from matching.gallery_index import gallery_forget_cached
-from matching.models import Face, Gallery
-from matching.sealing import EmbeddingSealer, SealBroken, face_associated_data
-from matching.services import gallery_sealer
+from matching.models import Face, Gallery, SubjectKey
+from matching.sealing import SealBroken, Sealer, face_associated_data, open_subject_key
+from matching.services import gallery_key_wrapper, subject_sealer
 from tests.matching.conftest import gallery_enroll, gallery_identify
 
 pytestmark = [pytest.mark.django_db, pytest.mark.faces, pytest.mark.usefixtures("pipeline_reads_each_photo_once")]
@@ -24,7 +25,7 @@ def enrolled(authed, photo):
 
 
 def embedding_of(face):
-    return gallery_sealer().open(
+    return subject_sealer(face.subject).open(
         face.sealed_embedding,
         associated_data=face_associated_data(
             gallery_id=face.subject.gallery_id, subject_id=face.subject_id, face_id=face.pk
@@ -74,7 +75,7 @@ def test_a_dump_of_the_gallery_tables_reveals_no_embedding(enrolled):
 def test_a_ciphertext_moved_to_another_row_does_not_open(enrolled):
     first, second = list(enrolled.values())[:2]
     with pytest.raises(SealBroken):
-        gallery_sealer().open(
+        subject_sealer(first.subject).open(
             second.sealed_embedding,
             associated_data=face_associated_data(
                 gallery_id=first.subject.gallery_id, subject_id=first.subject_id, face_id=first.pk
@@ -95,17 +96,19 @@ def test_a_gallery_with_swapped_ciphertexts_is_refused_not_searched(authed, enro
     assert "it was altered or moved in the database" in response.json()["error"]
 
 
-def test_a_ciphertext_opens_only_under_its_own_token_key(enrolled):
+def test_a_subject_key_opens_only_under_its_own_token_key(enrolled):
     face = next(iter(enrolled.values()))
+    wrapped = SubjectKey.objects.get(subject_id=face.subject_id)
     key = TokenKey(b"another token key")
-    other = EmbeddingSealer(key=key.subkey(GALLERY_EMBEDDINGS), key_id=key.key_id.hex())
-    assert other.key_id != face.key_id == gallery_sealer().key_id
+    other = Sealer(key=key.subkey(GALLERY_EMBEDDINGS), key_id=key.key_id.hex())
+    assert other.key_id != wrapped.key_id == gallery_key_wrapper().key_id
     with pytest.raises(SealBroken):
-        other.open(
-            face.sealed_embedding,
-            associated_data=face_associated_data(
-                gallery_id=face.subject.gallery_id, subject_id=face.subject_id, face_id=face.pk
-            ),
+        open_subject_key(
+            {wrapped.key_id: other},
+            bytes(wrapped.wrapped_key),
+            wrapped.key_id,
+            gallery_id=face.subject.gallery_id,
+            subject_id=face.subject_id,
         )
 
 
@@ -114,7 +117,7 @@ def test_a_rotated_token_key_still_opens_the_gallery_and_reseal_moves_it_to_the_
 ):
     from django.core.management import call_command
 
-    old_key, old_id = settings.FACENITION_TOKEN_KEY, gallery_sealer().key_id
+    old_key, old_id = settings.FACENITION_TOKEN_KEY, gallery_key_wrapper().key_id
     settings.FACENITION_TOKEN_KEY = "a newer token key " + "n" * 40
     settings.FACENITION_RETIRED_TOKEN_KEYS = old_key
     gallery_forget_cached(Gallery.objects.get().pk)
@@ -123,8 +126,8 @@ def test_a_rotated_token_key_still_opens_the_gallery_and_reseal_moves_it_to_the_
     out = io.StringIO()
     call_command("reseal_galleries", stdout=out)
 
-    assert out.getvalue().strip() == f"re-sealed {len(enrolled)} gallery face(s) under the current token key"
-    assert set(Face.objects.values_list("key_id", flat=True)) == {gallery_sealer().key_id} != {old_id}
+    assert out.getvalue().strip() == "re-wrapped 2 gallery subject key(s) under the current token key"
+    assert set(SubjectKey.objects.values_list("key_id", flat=True)) == {gallery_key_wrapper().key_id} != {old_id}
     settings.FACENITION_RETIRED_TOKEN_KEYS = ""
     gallery_forget_cached(Gallery.objects.get().pk)
     body = gallery_identify(authed, photo("obama_obama3.jpg"), accuracy=1).json()
