@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from facenition.admin import ReadOnlyModelAdmin
+from facenition.admin import ReadOnlyModelAdmin, guarded_action
 from facenition.errors import ApplicationError
 
 from .models import Client, ClientToken, Verification
@@ -39,14 +39,23 @@ class ClientAdmin(ReadOnlyModelAdmin):
     def enrollment_count(self, client):
         return client.enrollments.count()
 
-    @admin.action(description="Issue a new client token (shown once)")
+    def has_issue_permission(self, request):
+        return request.user.has_perm("credentials.issue_client_token")
+
+    def has_delete_clients_permission(self, request):
+        return request.user.has_perm("credentials.delete_client")
+
+    @guarded_action(permission="issue", description="Issue a new client token (shown once)")
     def issue_tokens(self, request, queryset):
         for client in queryset:
             issued = client_token_issue(client=client)
             self.log_change(request, client, f"Issued client token {issued.token.prefix}…")
             self.message_user(request, f"{client}: new client token {issued.raw} (shown this once).", messages.SUCCESS)
 
-    @admin.action(description="Delete selected clients, their client tokens, their enrollments and their gallery")
+    @guarded_action(
+        permission="delete_clients",
+        description="Delete selected clients, their client tokens, their enrollments and their gallery",
+    )
     def delete_clients(self, request, queryset):
         for client in queryset:
             self.log_deletions(request, Client.objects.filter(pk=client.pk))
@@ -78,7 +87,16 @@ class ClientTokenAdmin(ReadOnlyModelAdmin):
     fields = (*list_display, "rotated_from")
     actions = ["revoke_tokens", "rotate_tokens"]
 
-    @admin.action(description="Revoke selected client tokens (their clients keep their enrollments)")
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("credentials.change_clienttoken")
+
+    def has_rotate_permission(self, request):
+        # A rotation mints a token and revokes one.
+        return request.user.has_perms(["credentials.issue_client_token", "credentials.change_clienttoken"])
+
+    @guarded_action(
+        permission="revoke", description="Revoke selected client tokens (their clients keep their enrollments)"
+    )
     def revoke_tokens(self, request, queryset):
         self.act_on_each(
             request,
@@ -88,7 +106,9 @@ class ClientTokenAdmin(ReadOnlyModelAdmin):
             "Revoked",
         )
 
-    @admin.action(description="Rotate selected client tokens: a new one for the same client (shown once)")
+    @guarded_action(
+        permission="rotate", description="Rotate selected client tokens: a new one for the same client (shown once)"
+    )
     def rotate_tokens(self, request, queryset):
         for token in queryset:
             try:
@@ -150,7 +170,10 @@ class VerificationAdmin(ReadOnlyModelAdmin):
     )
     actions = ["expire_verifications"]
 
-    @admin.action(description="Expire selected verifications")
+    def has_expire_permission(self, request):
+        return request.user.has_perm("credentials.change_verification")
+
+    @guarded_action(permission="expire", description="Expire selected verifications")
     def expire_verifications(self, request, queryset):
         self.act_on_each(
             request,
