@@ -5,6 +5,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.exceptions import DisallowedModelAdminLookup
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
@@ -27,6 +29,20 @@ def guarded_action(*, permission: str, description: str) -> Callable[[Callable[.
     return decorate
 
 
+class DeclaredFiltersOnly(ChangeList):
+    """A list page that narrows only through its declared `list_filter`. Django lets the query string
+    filter on any of the model's own fields (`?email__startswith=a`), and whether a row stays on the
+    page would give away, one character at a time, what the page masks or never shows: an email, a
+    phone number, a digest. What a declared filter does not take is refused, before any query runs."""
+
+    def get_filters(self, request: HttpRequest) -> Any:
+        filters = super().get_filters(request)
+        undeclared = filters[2]  # the parameters no declared filter took
+        if undeclared:
+            raise DisallowedModelAdminLookup(f"Filtering by {', '.join(undeclared)} not allowed")
+        return filters
+
+
 class ReadOnlyModelAdmin(admin.ModelAdmin):
     """A page for rows the system derives: every field shown is read-only, nothing is added by hand,
     and the page has no Save button and no delete (Django's generic delete would bypass the services).
@@ -35,6 +51,9 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):
     entry to Django's admin log for each row they change. Each action is a `guarded_action` whose
     `has_<permission>_permission` consults the user's real Django permissions: the change and delete
     permissions below answer False for everyone, because they drive the edit form, not the actions."""
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return DeclaredFiltersOnly
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.fields or ()
