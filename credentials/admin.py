@@ -1,10 +1,35 @@
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 
 from facenition.admin import ReadOnlyModelAdmin, guarded_action
 from facenition.errors import ApplicationError
 
 from .models import Client, ClientToken, Verification
-from .services import client_delete, client_token_issue, client_token_revoke, client_token_rotate, verification_expire
+from .services import (
+    IssuedToken,
+    client_delete,
+    client_token_issue,
+    client_token_revoke,
+    client_token_rotate,
+    verification_expire,
+)
+
+
+def show_issued_tokens(model_admin, request, issued: list[IssuedToken]):
+    """A page listing the client tokens just issued, or None (back to the list) when there are none.
+    Not a message: Django keeps those in a cookie or the session until they are displayed."""
+    if not issued:
+        return None
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": "New client tokens",
+        "opts": model_admin.opts,
+        "issued_tokens": issued,
+    }
+    response = TemplateResponse(request, "admin/credentials/issued_tokens.html", context)
+    add_never_cache_headers(response)
+    return response
 
 
 class CredentialInline(admin.TabularInline):
@@ -47,10 +72,11 @@ class ClientAdmin(ReadOnlyModelAdmin):
 
     @guarded_action(permission="issue", description="Issue a new client token (shown once)")
     def issue_tokens(self, request, queryset):
+        issued = []
         for client in queryset:
-            issued = client_token_issue(client=client)
-            self.log_change(request, client, f"Issued client token {issued.token.prefix}…")
-            self.message_user(request, f"{client}: new client token {issued.raw} (shown this once).", messages.SUCCESS)
+            issued.append(client_token_issue(client=client))
+            self.log_change(request, client, f"Issued client token {issued[-1].token.prefix}…")
+        return show_issued_tokens(self, request, issued)
 
     @guarded_action(
         permission="delete_clients",
@@ -110,16 +136,15 @@ class ClientTokenAdmin(ReadOnlyModelAdmin):
         permission="rotate", description="Rotate selected client tokens: a new one for the same client (shown once)"
     )
     def rotate_tokens(self, request, queryset):
+        issued = []
         for token in queryset:
             try:
-                issued = client_token_rotate(token=token)
+                issued.append(client_token_rotate(token=token))
             except ApplicationError as refused:
                 self.message_user(request, f"{token}: {refused.message}", messages.ERROR)
                 continue
-            self.log_change(request, token, f"Rotated: replaced by {issued.token.prefix}…")
-            self.message_user(
-                request, f"{token.client}: new client token {issued.raw} (shown this once).", messages.SUCCESS
-            )
+            self.log_change(request, token, f"Rotated: replaced by {issued[-1].token.prefix}…")
+        return show_issued_tokens(self, request, issued)
 
 
 @admin.register(Verification)
