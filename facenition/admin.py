@@ -10,6 +10,16 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
+from facenition.api.ratelimits import client_ip
+
+
+def sign_in_address(request: HttpRequest) -> str | None:
+    """The address django-axes counts failed admin sign-ins against: the one the API's rate limits
+    count (REMOTE_ADDR, or behind FACENITION_TRUSTED_PROXIES proxies the one they saw), so that a
+    forged X-Forwarded-For neither escapes the count nor puts it on someone else."""
+    address = client_ip(request)
+    return None if address == "unknown" else address
+
 
 def guarded_action(*, permission: str, description: str) -> Callable[[Callable[..., Any]], Any]:
     """Django's `admin.action` for an action that changes something: Django offers and runs it only for

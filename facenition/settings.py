@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import warnings
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -171,6 +172,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "corsheaders",
     "django_prometheus",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "facenition",
@@ -194,6 +196,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -429,6 +432,17 @@ RATELIMIT_FAIL_OPEN = False
 # Provider errors are retried after 1, 2, 4, ... times this many seconds, never past the code's expiry.
 FACENITION_DELIVERY_RETRY_SECONDS = envint("FACENITION_DELIVERY_RETRY_SECONDS", 10)
 FACENITION_DELIVERY_MAX_RETRIES = envint("FACENITION_DELIVERY_MAX_RETRIES", 5)
+
+# The admin's sign-in (django-axes): after this many wrong passwords for one username, or from one
+# address, within the cool-off, that username and that address are refused (429), the right password
+# too, until the cool-off has passed since the last failure. `manage.py axes_reset` lifts every lock.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = envint("FACENITION_ADMIN_LOGIN_FAILURES", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=envint("FACENITION_ADMIN_LOGIN_COOLOFF_SECONDS", 900, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# The address as the rate limits read it (FACENITION_TRUSTED_PROXIES), never a header taken on trust.
+AXES_CLIENT_IP_CALLABLE = "facenition.admin.sign_in_address"
 
 # Email through Django's SMTP backend; with no EMAIL_HOST, messages are written to the console.
 EMAIL_HOST = env("EMAIL_HOST")

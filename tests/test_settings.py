@@ -40,6 +40,8 @@ def check(**environment):
         ("FACENITION_CODE_SEND_RATE", "5 per 10m", 'expected a rate "count/period"'),
         ("FACENITION_MAX_IMAGES", "0", "expected a whole number, at least 1"),
         ("FACENITION_TRUSTED_PROXIES", "-1", "expected a whole number, at least 0"),
+        ("FACENITION_ADMIN_LOGIN_FAILURES", "0", "expected a whole number, at least 1"),
+        ("FACENITION_ADMIN_LOGIN_COOLOFF_SECONDS", "soon", "expected a whole number, at least 1"),
         ("FACENITION_WARM_UP", "sometimes", "expected true or false"),
         ("FACENITION_DETECT_SCHEDULE", "fast", "expected one of cheap-first, thorough"),
         ("FACENITION_PHOTO_THREADS", "0", "expected a whole number, at least 1"),
