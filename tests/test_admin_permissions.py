@@ -93,7 +93,7 @@ def test_an_action_refuses_a_user_without_its_permission_even_when_called_direct
 
     request = RequestFactory().post(changelist)
     request.user = get_user_model().objects.create_user("viewer", is_staff=True)
-    model_admin = admin.site._registry[model]
+    model_admin = admin.site.get_model_admin(model)
     before = state()
 
     with pytest.raises(PermissionDenied):
