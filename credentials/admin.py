@@ -1,10 +1,35 @@
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 
-from facenition.admin import ReadOnlyModelAdmin
+from facenition.admin import ReadOnlyModelAdmin, guarded_action
 from facenition.errors import ApplicationError
 
 from .models import Client, ClientToken, Verification
-from .services import client_delete, client_token_issue, client_token_revoke, client_token_rotate, verification_expire
+from .services import (
+    IssuedToken,
+    client_delete,
+    client_token_issue,
+    client_token_revoke,
+    client_token_rotate,
+    verification_expire,
+)
+
+
+def show_issued_tokens(model_admin, request, issued: list[IssuedToken]):
+    """A page listing the client tokens just issued, or None (back to the list) when there are none.
+    Not a message: Django keeps those in a cookie or the session until they are displayed."""
+    if not issued:
+        return None
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": "New client tokens",
+        "opts": model_admin.opts,
+        "issued_tokens": issued,
+    }
+    response = TemplateResponse(request, "admin/credentials/issued_tokens.html", context)
+    add_never_cache_headers(response)
+    return response
 
 
 class CredentialInline(admin.TabularInline):
@@ -39,14 +64,24 @@ class ClientAdmin(ReadOnlyModelAdmin):
     def enrollment_count(self, client):
         return client.enrollments.count()
 
-    @admin.action(description="Issue a new client token (shown once)")
-    def issue_tokens(self, request, queryset):
-        for client in queryset:
-            issued = client_token_issue(client=client)
-            self.log_change(request, client, f"Issued client token {issued.token.prefix}…")
-            self.message_user(request, f"{client}: new client token {issued.raw} (shown this once).", messages.SUCCESS)
+    def has_issue_permission(self, request):
+        return request.user.has_perm("credentials.issue_client_token")
 
-    @admin.action(description="Delete selected clients, their client tokens, their enrollments and their gallery")
+    def has_delete_clients_permission(self, request):
+        return request.user.has_perm("credentials.delete_client")
+
+    @guarded_action(permission="issue", description="Issue a new client token (shown once)")
+    def issue_tokens(self, request, queryset):
+        issued = []
+        for client in queryset:
+            issued.append(client_token_issue(client=client))
+            self.log_change(request, client, f"Issued client token {issued[-1].token.prefix}…")
+        return show_issued_tokens(self, request, issued)
+
+    @guarded_action(
+        permission="delete_clients",
+        description="Delete selected clients, their client tokens, their enrollments and their gallery",
+    )
     def delete_clients(self, request, queryset):
         for client in queryset:
             self.log_deletions(request, Client.objects.filter(pk=client.pk))
@@ -78,7 +113,16 @@ class ClientTokenAdmin(ReadOnlyModelAdmin):
     fields = (*list_display, "rotated_from")
     actions = ["revoke_tokens", "rotate_tokens"]
 
-    @admin.action(description="Revoke selected client tokens (their clients keep their enrollments)")
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("credentials.change_clienttoken")
+
+    def has_rotate_permission(self, request):
+        # A rotation mints a token and revokes one.
+        return request.user.has_perms(["credentials.issue_client_token", "credentials.change_clienttoken"])
+
+    @guarded_action(
+        permission="revoke", description="Revoke selected client tokens (their clients keep their enrollments)"
+    )
     def revoke_tokens(self, request, queryset):
         self.act_on_each(
             request,
@@ -88,18 +132,19 @@ class ClientTokenAdmin(ReadOnlyModelAdmin):
             "Revoked",
         )
 
-    @admin.action(description="Rotate selected client tokens: a new one for the same client (shown once)")
+    @guarded_action(
+        permission="rotate", description="Rotate selected client tokens: a new one for the same client (shown once)"
+    )
     def rotate_tokens(self, request, queryset):
+        issued = []
         for token in queryset:
             try:
-                issued = client_token_rotate(token=token)
+                issued.append(client_token_rotate(token=token))
             except ApplicationError as refused:
                 self.message_user(request, f"{token}: {refused.message}", messages.ERROR)
                 continue
-            self.log_change(request, token, f"Rotated: replaced by {issued.token.prefix}…")
-            self.message_user(
-                request, f"{token.client}: new client token {issued.raw} (shown this once).", messages.SUCCESS
-            )
+            self.log_change(request, token, f"Rotated: replaced by {issued[-1].token.prefix}…")
+        return show_issued_tokens(self, request, issued)
 
 
 @admin.register(Verification)
@@ -146,11 +191,15 @@ class VerificationAdmin(ReadOnlyModelAdmin):
         "sms_sent_at",
         "verified_at",
         "spent_at",
+        "key_id",
         "client_token",
     )
     actions = ["expire_verifications"]
 
-    @admin.action(description="Expire selected verifications")
+    def has_expire_permission(self, request):
+        return request.user.has_perm("credentials.change_verification")
+
+    @guarded_action(permission="expire", description="Expire selected verifications")
     def expire_verifications(self, request, queryset):
         self.act_on_each(
             request,

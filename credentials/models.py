@@ -93,6 +93,9 @@ class ClientToken(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Minting a credential hands its secret to whoever runs it; no default role grants it, so
+        # only superusers and those given it by name can, unlike revoking (change_clienttoken).
+        permissions = [("issue_client_token", "Can issue and rotate client tokens, seeing the new one in clear")]
 
     def __str__(self):
         return f"{self.prefix}… {self.client.name}".strip()

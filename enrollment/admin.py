@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from facenition.admin import ReadOnlyModelAdmin
+from facenition.admin import ReadOnlyModelAdmin, guarded_action
 
 from .models import Enrollment
 from .services import enrollment_revoke
@@ -67,7 +67,10 @@ class EnrollmentAdmin(ReadOnlyModelAdmin):
     )
     actions = ["revoke_enrollments"]
 
-    @admin.action(description="Revoke selected enrollments")
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("enrollment.change_enrollment")
+
+    @guarded_action(permission="revoke", description="Revoke selected enrollments")
     def revoke_enrollments(self, request, queryset):
         self.act_on_each(
             request,

@@ -6,7 +6,7 @@ import json
 from django.contrib import admin
 from django.db.models import Count
 
-from facenition.admin import ReadOnlyModelAdmin
+from facenition.admin import ReadOnlyModelAdmin, guarded_action
 
 from .models import Face, Gallery, Subject
 from .sealing import SealBroken
@@ -99,7 +99,10 @@ class SubjectAdmin(ReadOnlyModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    @admin.action(description="Forget selected subjects (their faces are deleted at once)")
+    def has_forget_permission(self, request):
+        return request.user.has_perm("matching.delete_subject")
+
+    @guarded_action(permission="forget", description="Forget selected subjects (their faces are deleted at once)")
     def forget_subjects(self, request, queryset):
         # The admin log names a forgotten subject by its row number only: its name goes with it.
         forgotten = []

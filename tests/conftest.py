@@ -80,6 +80,24 @@ def api():
 
 
 @pytest.fixture
+def staff_client(db, client):
+    """`staff_client("credentials.view_client", ...)`: a browser signed in to the admin as a staff
+    member (not a superuser) who holds only the permissions named."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    def sign_in(*permissions):
+        user = get_user_model().objects.create_user("staff", "staff@example.test", "pw", is_staff=True)
+        for permission in permissions:
+            app_label, codename = permission.split(".")
+            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        client.force_login(user)
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
 def client_token(db):
     from credentials.services import client_token_issue
 

@@ -6,6 +6,7 @@ that `make worker` / `make beat` run.
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,8 @@ def check(**environment):
         ("FACENITION_CODE_SEND_RATE", "5 per 10m", 'expected a rate "count/period"'),
         ("FACENITION_MAX_IMAGES", "0", "expected a whole number, at least 1"),
         ("FACENITION_TRUSTED_PROXIES", "-1", "expected a whole number, at least 0"),
+        ("FACENITION_ADMIN_LOGIN_FAILURES", "0", "expected a whole number, at least 1"),
+        ("FACENITION_ADMIN_LOGIN_COOLOFF_SECONDS", "soon", "expected a whole number, at least 1"),
         ("FACENITION_WARM_UP", "sometimes", "expected true or false"),
         ("FACENITION_DETECT_SCHEDULE", "fast", "expected one of cheap-first, thorough"),
         ("FACENITION_PHOTO_THREADS", "0", "expected a whole number, at least 1"),
@@ -101,3 +104,24 @@ def test_env_example_lists_every_setting():
     listed = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert read - listed == set()
     assert listed - read - served == set()
+
+
+@pytest.mark.subprocess
+def test_a_server_declared_https_passes_the_deploy_checks():
+    production = {
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "api.example.com",
+        "EMAIL_HOST": "smtp.example.com",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "twilio-token",
+        "TWILIO_DEFAULT_CALLERID": "+14155550100",
+    }
+    command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+
+    plain = start(command, **production)
+    https = start(command, **production, FACENITION_HTTPS="true")
+
+    assert plain.returncode != 0 and "security.W012" in plain.stderr
+    assert https.returncode == 0, https.stderr
+    assert "System check identified no issues" in https.stdout

@@ -1,6 +1,9 @@
+import re
+
 import pytest
 
-from credentials.models import Channel, Delivery, Verification
+from credentials.models import Channel, ClientToken, Delivery, Verification
+from credentials.services import client_token_issue
 
 from .support import claim_token
 
@@ -65,3 +68,24 @@ def test_the_search_says_what_it_matches(admin_client, verification):
     page = admin_client.get("/admin/credentials/verification/").content.decode()
 
     assert "full email address or the full phone number" in page
+
+
+@pytest.mark.parametrize(
+    ("changelist", "action", "row"),
+    [
+        ("/admin/credentials/client/", "issue_tokens", lambda token: token.client_id),
+        ("/admin/credentials/clienttoken/", "rotate_tokens", lambda token: token.pk),
+    ],
+)
+def test_a_new_client_token_is_shown_once_on_an_uncached_page_and_never_kept_in_a_cookie(
+    admin_client, changelist, action, row
+):
+    old = client_token_issue(name="kiosk").token
+
+    response = admin_client.post(changelist, {"action": action, "_selected_action": [row(old)]})
+
+    shown = re.findall(r"fnc_[0-9a-f]+_[A-Za-z0-9_-]+", response.content.decode())
+    assert len(shown) == 1 and ClientToken.objects.exclude(pk=old.pk).get().matches(shown[0])
+    assert "no-store" in response["Cache-Control"]
+    assert "messages" not in response.cookies and shown[0] not in str(response.cookies)
+    assert shown[0] not in str(dict(admin_client.session))
