@@ -127,3 +127,27 @@ def test_gunicorns_own_refusals_are_answered_and_logged(gunicorn):
     while time.monotonic() < deadline and not any(line.get("status") == 400 for line in json_lines(log())):
         time.sleep(0.1)
     assert [line["path"] for line in json_lines(log()) if line.get("status") == 400] == ["/generateToken"]
+
+
+SECRETS_IN_QUERY = "q=ada@example.com&auth_token=fnc_x&%2B15551234567"
+
+
+def test_access_lines_keep_no_query_value(gunicorn):
+    base, log = gunicorn(LOG_FORMAT="json")
+    get(f"{base}/health?{SECRETS_IN_QUERY}", **{"X-Request-Id": "query-1"})
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "query-1" not in log():
+        time.sleep(0.1)
+    [line] = [line for line in json_lines(log()) if line["logger"] == "facenition.access"]
+    assert '"GET /health?q=[redacted]&auth_token=[redacted]&[redacted]" 200' in line["message"]
+    assert not any(secret in log() for secret in ("ada@example.com", "fnc_x", "15551234567"))
+
+
+def test_an_access_log_format_of_ones_own_keeps_no_query_value(gunicorn):
+    base, log = gunicorn(GUNICORN_CMD_ARGS="--access-logformat 'custom %(r)s q=%(q)s'")
+    get(f"{base}/health?{SECRETS_IN_QUERY}")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "custom GET" not in log():
+        time.sleep(0.1)
+    assert "custom GET /health?q=[redacted]&auth_token=[redacted]&[redacted] HTTP/1.1 q=q=[redacted]" in log()
+    assert not any(secret in log() for secret in ("ada@example.com", "fnc_x", "15551234567"))
