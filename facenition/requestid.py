@@ -58,6 +58,24 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class DisallowedHostFilter(logging.Filter):
+    """A request for a host this server does not serve is a client's mistake or a scanner, not a
+    failure of the server: Django's ERROR with a traceback becomes one WARNING line naming the host
+    and the setting that would allow it."""
+
+    def filter(self, record):
+        request = getattr(record, "request", None)
+        meta = getattr(request, "META", {})
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        record.msg = (
+            "refused a request for host %r: it is not in ALLOWED_HOSTS (comma-separated, in the "
+            "environment); add it there if this server should answer it"
+        )
+        record.args = (meta.get("HTTP_HOST") or meta.get("SERVER_NAME", "-"),)
+        return True
+
+
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged too.
 STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -86,7 +104,10 @@ def logging_config(*, log_format, level):
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": "facenition.requestid.RequestIdFilter"}},
+        "filters": {
+            "request_id": {"()": "facenition.requestid.RequestIdFilter"},
+            "disallowed_host": {"()": "facenition.requestid.DisallowedHostFilter"},
+        },
         "formatters": {
             "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
             "json": {"()": "facenition.requestid.JsonFormatter"},
@@ -97,6 +118,7 @@ def logging_config(*, log_format, level):
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "django.request": {"level": "ERROR"},
+            "django.security.DisallowedHost": {"filters": ["disallowed_host"]},
             "facenition.access": {"level": "INFO"},
         },
     }
