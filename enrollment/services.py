@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from credentials.models import Client, secret_digest
-from facenition.errors import BadRequest, Forbidden, Gone, NotFound, TooManyRequests
+from facenition.errors import BadRequest, Conflict, Forbidden, Gone, NotFound, TooManyRequests
 from matching.accuracy import DEFAULT_ACCURACY, MATCH_THRESHOLDS, MIN_ACCURACY
 from matching.pipeline import Embedding, Readable
 from matching.services import FaceReading, cosine_distance, faces_read, mean_embedding
@@ -30,6 +30,7 @@ from .protection import (
     Keyring,
     MalformedToken,
     TokenKey,
+    UnknownKey,
     accepts,
     commit,
     keyring_from,
@@ -158,6 +159,14 @@ def enrollment_generate(
 def _token_parse(raw: str) -> IdentityToken:
     try:
         return token_decode(raw, keyring=token_keyring())
+    except UnknownKey as unknown:
+        # Not the client's fault, and the token may well be good: the operator removed its key (or
+        # a forger picked an id); a 400 would tell the client to throw the token away.
+        raise Conflict(
+            f"token: this server cannot open this identity token: it was sealed under token key "
+            f"{unknown.key_id.hex()}, which this server no longer holds. Keep the token and ask the operator "
+            "to put that key back in FACENITION_RETIRED_TOKEN_KEYS."
+        ) from None
     except MalformedToken as problem:
         raise BadRequest(f"token: not a valid identity token ({problem}).") from None
 

@@ -67,14 +67,16 @@ def test_a_retired_key_keeps_old_tokens_working_and_rotate_moves_them_to_the_new
     assert authenticated(authed, new["token"], people) is True
 
 
-def test_without_the_retired_key_an_old_token_is_refused_and_says_why(settings, old_key, authed, enroll, people):
+def test_without_the_retired_key_an_old_token_is_answered_409_naming_its_key(settings, old_key, authed, enroll, people):
     token = enroll("deepface-a")["token"]
 
     rotate_to_new(settings, retire_old=False)
 
     response = authenticate(authed, token, people("deepface-a")[6:7])
-    assert response.status_code == 400
-    assert f"no longer holds (key id {key_id(OLD)})" in response.json()["error"]
+    assert response.status_code == 409
+    assert f"sealed under token key {key_id(OLD)}, which this server no longer holds" in response.json()["error"]
+    assert "ask the operator" in response.json()["error"]
+    assert authed.post("/revoke", {"token": token}, format="json").status_code == 409
 
 
 def test_reseal_tokens_moves_tokens_to_the_new_key_without_the_face(
@@ -94,10 +96,10 @@ def test_reseal_tokens_moves_tokens_to_the_new_key_without_the_face(
     resealed = out.getvalue().splitlines()
     assert len(resealed) == 3 and resealed[2].startswith("error: token: not a valid identity token")
     assert "2 token(s) re-sealed under key " + key_id(NEW) in err.getvalue() and "1 refused" in err.getvalue()
+    assert authenticate(authed, tokens[0], people("deepface-a")[6:7]).status_code == 400
     settings.FACENITION_RETIRED_TOKEN_KEYS = ""
     assert authenticated(authed, resealed[0], people) is True
     assert authenticate(authed, resealed[1], people("deepface-b")[3:4]).json()["authenticated"] is True
-    assert authenticate(authed, tokens[0], people("deepface-a")[6:7]).status_code == 400
     assert set(Enrollment.objects.values_list("key_id", flat=True)) == {key_id(NEW)}
 
 
