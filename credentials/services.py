@@ -153,6 +153,25 @@ def client_token_rotate(*, token: ClientToken) -> IssuedToken:
 
 
 @dataclass(frozen=True)
+class V1Retirement:
+    tokens: int  # active v1 client tokens revoked (or, in a dry run, that would be)
+    clients: int  # the clients they belong to
+
+
+def client_tokens_retire_v1(*, dry_run: bool = False, now: datetime | None = None) -> V1Retirement:
+    """Revokes every active client token of API version 1: those /generateToken issued without proof
+    of an email or phone (and `issue_token`'s, which carry version 1 too). FACENITION_V1_TOKENS=false
+    only stops new ones. Clients keep their enrollments and galleries, for a credential the operator
+    may issue them again (`issue_token --client`); a v2 verification makes a new client."""
+    now = now or timezone.now()
+    active = ClientToken.objects.filter(api_version="1", revoked_at__isnull=True, expires_at__gt=now)
+    with transaction.atomic():
+        clients = active.values("client").distinct().count()
+        tokens = active.count() if dry_run else active.update(revoked_at=now)
+    return V1Retirement(tokens=tokens, clients=clients)
+
+
+@dataclass(frozen=True)
 class ClientDeletion:
     client: str
     credentials: int

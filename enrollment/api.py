@@ -19,6 +19,7 @@ ISSUED = {
 }
 TOKEN_STATE = {
     403: "The identity token was issued to another client, or it is locked after too many failures.",
+    409: "The identity token was sealed under a token key this server no longer holds: keep it, ask the operator.",
     410: "The identity token was revoked or has expired.",
 }
 
@@ -91,7 +92,7 @@ class EnrollmentViewSet(FacenitionViewSet):
         summary="Revoke an identity token, by the token or its id",
         fields={"token": IDENTITY_TOKEN, "id": {"type": "string", "format": "uuid"}},
         ok=answer({"id": {"type": "string", "format": "uuid"}, "revoked_at": STAMP}),
-        errors={403: "The enrollment belongs to another client.", 410: STATUS_MEANING[410]},
+        errors={403: "The enrollment belongs to another client.", 409: TOKEN_STATE[409], 410: STATUS_MEANING[410]},
         tags=["identity tokens"],
     )
     def revoke(self, request, *args, **kwargs):

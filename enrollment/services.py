@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from credentials.models import Client, secret_digest
-from facenition.errors import BadRequest, Forbidden, Gone, NotFound, TooManyRequests
+from facenition.errors import BadRequest, Conflict, Forbidden, Gone, NotFound, TooManyRequests
 from matching.accuracy import DEFAULT_ACCURACY, MATCH_THRESHOLDS, MIN_ACCURACY
 from matching.pipeline import Embedding, Readable
 from matching.services import FaceReading, cosine_distance, faces_read, mean_embedding
@@ -29,6 +29,8 @@ from .protection import (
     IdentityToken,
     Keyring,
     MalformedToken,
+    TokenKey,
+    UnknownKey,
     accepts,
     commit,
     keyring_from,
@@ -157,6 +159,14 @@ def enrollment_generate(
 def _token_parse(raw: str) -> IdentityToken:
     try:
         return token_decode(raw, keyring=token_keyring())
+    except UnknownKey as unknown:
+        # Not the client's fault, and the token may well be good: the operator removed its key (or
+        # a forger picked an id); a 400 would tell the client to throw the token away.
+        raise Conflict(
+            f"token: this server cannot open this identity token: it was sealed under token key "
+            f"{unknown.key_id.hex()}, which this server no longer holds. Keep the token and ask the operator "
+            "to put that key back in FACENITION_RETIRED_TOKEN_KEYS."
+        ) from None
     except MalformedToken as problem:
         raise BadRequest(f"token: not a valid identity token ({problem}).") from None
 
@@ -309,27 +319,40 @@ def enrollment_revoke(*, client: Client, token: str = "", enrollment_id: Enrollm
 def enrollment_reseal(*, token: str) -> IssuedEnrollment:
     """Re-seals an identity token under the current token key, without the face: same enrollment,
     same commitment, new key id. The row then holds the new token's digest, so the old text stops
-    working. A token already under the current key comes back as is."""
+    working. A token already under the current key comes back as is.
+
+    Re-sealing is deterministic (same seed, streams and signature derived from the keys), so an old
+    text re-sealed before comes back as the very token its row now holds: an operator who lost the
+    first run's output runs it again and loses no token."""
     parsed = _token_parse(token)
+    key = token_keyring().current
     with transaction.atomic():
         enrollment = Enrollment.objects.select_for_update().filter(pk=parsed.enrollment_id).first()
         if enrollment is None:
             raise NotFound("No enrollment for this identity token (it was purged or deleted with its client).")
         if not hmac.compare_digest(enrollment.token_digest, secret_digest(token)):
-            raise BadRequest("token: not a valid identity token (it does not match its enrollment).")
+            raw = _token_resealed(parsed, key=key) if parsed.version == SCHEME_VERSION else ""
+            if not raw or not hmac.compare_digest(enrollment.token_digest, secret_digest(raw)):
+                raise BadRequest("token: not a valid identity token (it does not match its enrollment).")
+            _require_usable(enrollment)
+            return IssuedEnrollment(enrollment=enrollment, token=raw)
         _require_usable(enrollment)
-        key = token_keyring().current
         if parsed.key_id == key.key_id:
             return IssuedEnrollment(enrollment=enrollment, token=token)
-        try:
-            _, raw = token_reseal(parsed, key=key)
-        except MalformedToken as problem:
-            raise BadRequest(f"token: {problem}.") from None
+        raw = _token_resealed(parsed, key=key)
         enrollment.token_digest = secret_digest(raw)
         enrollment.key_id = key.key_id.hex()
         enrollment.scheme_version = SCHEME_VERSION
         enrollment.save(update_fields=["token_digest", "key_id", "scheme_version"])
     return IssuedEnrollment(enrollment=enrollment, token=raw)
+
+
+def _token_resealed(token: IdentityToken, *, key: TokenKey) -> str:
+    try:
+        _, raw = token_reseal(token, key=key)
+    except MalformedToken as problem:
+        raise BadRequest(f"token: {problem}.") from None
+    return raw
 
 
 def enrollment_purge_expired(*, now: datetime | None = None) -> int:

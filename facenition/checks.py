@@ -4,7 +4,8 @@ Each app registers its own checks (`credentials.checks`, `matching.checks`); the
 are announced once, in the server's log (`facenition.startup`)."""
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.db import DatabaseError
 
 
 @register()
@@ -80,6 +81,65 @@ def token_keys_problems():
             )
         )
     return problems
+
+
+KEY_BACK_HINT = (
+    "Put the former key back in FACENITION_RETIRED_TOKEN_KEYS (`manage.py token_keys` shows the ids of the keys "
+    "this server holds), then move what it seals to the current key with `manage.py reseal_tokens` and "
+    "`manage.py reseal_galleries`. If the key is lost, so is what it sealed: the people must be enrolled again."
+)
+
+
+@register(Tags.database)
+def sealed_under_keys_held(app_configs, databases=None, **kwargs):
+    """Live identity tokens and gallery faces sealed under a token key the server no longer holds
+    (neither FACENITION_TOKEN_KEY nor one of FACENITION_RETIRED_TOKEN_KEYS) cannot be opened. Counted
+    among the database checks, which `migrate` runs on every release (and `check --database default`)."""
+    if not databases:
+        return []
+    from django.utils import timezone
+
+    from enrollment.models import Enrollment
+    from enrollment.protection.keyring import keyring_from
+    from matching.models import Face
+
+    keyring = keyring_from(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)
+    held = {key.key_id.hex() for key in keyring.keys}
+    # A fit1 token names no key (each held key is tried in turn): it cannot be counted here.
+    live_tokens = Enrollment.objects.filter(revoked_at__isnull=True, expires_at__gt=timezone.now()).exclude(key_id="")
+    try:
+        tokens = _counts_by_missing_key(live_tokens, held)
+        faces = _counts_by_missing_key(Face.objects.all(), held)
+    except DatabaseError:  # not migrated yet: nothing is sealed
+        return []
+    problems: list[CheckMessage] = []
+    if tokens:
+        problems.append(
+            Warning(
+                f"Live identity tokens are sealed under token keys this server no longer holds ({tokens}): "
+                "clients presenting them are answered 409.",
+                hint=KEY_BACK_HINT,
+                id="facenition.W004",
+            )
+        )
+    if faces:
+        problems.append(
+            Warning(
+                f"Gallery faces are sealed under token keys this server no longer holds ({faces}): their "
+                "galleries cannot be searched (502).",
+                hint=KEY_BACK_HINT,
+                id="facenition.W005",
+            )
+        )
+    return problems
+
+
+def _counts_by_missing_key(rows, held):
+    """'key 1a2b3c4d: 12, ...' for the rows whose key_id is not among `held`, or ''."""
+    from django.db.models import Count
+
+    counts = rows.exclude(key_id__in=held).order_by("key_id").values_list("key_id").annotate(n=Count("pk"))
+    return ", ".join(f"key {key_id or '(none)'}: {count}" for key_id, count in counts)
 
 
 @register()

@@ -58,6 +58,24 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class DisallowedHostFilter(logging.Filter):
+    """A request for a host this server does not serve is a client's mistake or a scanner, not a
+    failure of the server: Django's ERROR with a traceback becomes one WARNING line naming the host
+    and the setting that would allow it."""
+
+    def filter(self, record):
+        request = getattr(record, "request", None)
+        meta = getattr(request, "META", {})
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        record.msg = (
+            "refused a request for host %r: it is not in ALLOWED_HOSTS (comma-separated, in the "
+            "environment); add it there if this server should answer it"
+        )
+        record.args = (meta.get("HTTP_HOST") or meta.get("SERVER_NAME", "-"),)
+        return True
+
+
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged too.
 STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -86,7 +104,10 @@ def logging_config(*, log_format, level):
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": "facenition.requestid.RequestIdFilter"}},
+        "filters": {
+            "request_id": {"()": "facenition.requestid.RequestIdFilter"},
+            "disallowed_host": {"()": "facenition.requestid.DisallowedHostFilter"},
+        },
         "formatters": {
             "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
             "json": {"()": "facenition.requestid.JsonFormatter"},
@@ -97,9 +118,27 @@ def logging_config(*, log_format, level):
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "django.request": {"level": "ERROR"},
+            "django.security.DisallowedHost": {"filters": ["disallowed_host"]},
             "facenition.access": {"level": "INFO"},
         },
     }
+
+
+REDACTED = "[redacted]"
+# A parameter's name is kept when it reads as one (it tells which search or option was used); a
+# longer or odder one could itself be the secret, as a bare `?fnc_...` would be.
+PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+
+
+def redacted_query(query):
+    """The query string with every value replaced: the admin's searches carry full email addresses
+    and phone numbers (`?q=`), and a client token may come as `?auth_token=`. Names are kept."""
+    items = []
+    for item in query.split("&"):
+        name, has_value, _ = item.partition("=")
+        if item:
+            items.append(f"{name}={REDACTED}" if has_value and PARAMETER_NAME.match(name) else REDACTED)
+    return "&".join(items)
 
 
 try:
@@ -113,7 +152,8 @@ except ImportError:  # gunicorn is only needed to serve
 class AccessLogger(_GunicornLogger):
     """gunicorn's access log, written through Django's logging (plain or JSON) with the request id
     taken from the answer's X-Request-Id header: the request's context is gone by then. An
-    `--access-logformat` of one's own is written by gunicorn as usual (`%({x-request-id}o)s` is the id)."""
+    `--access-logformat` of one's own is written by gunicorn as usual (`%({x-request-id}o)s` is the id).
+    Either way the query string's values are redacted (`redacted_query`)."""
 
     through = logging.getLogger("facenition.access")
 
@@ -128,12 +168,20 @@ class AccessLogger(_GunicornLogger):
             # As gunicorn does: a failing access line must never cost the client its answer.
             self.error(traceback.format_exc())
 
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        query = redacted_query(environ.get("QUERY_STRING", ""))
+        uri = environ.get("RAW_URI", "").partition("?")[0] + (f"?{query}" if query else "")
+        request_line = f"{environ['REQUEST_METHOD']} {uri} {environ['SERVER_PROTOCOL']}"
+        atoms.update({"r": request_line, "q": query, "{query_string}e": query, "{raw_uri}e": uri})
+        return atoms
+
     def _write(self, resp, req, environ, request_time):
         request_id = next((value for name, value in resp.headers if name.lower() == HEADER.lower()), NO_REQUEST)
         # gunicorn's own refusals (400, 414, 431) come with `status` set but no `status_code`.
         code = str(resp.status).split(None, 1)[0]
         status = int(code) if code.isdigit() else code
-        query = f"?{req.query}" if req.query else ""
+        query = f"?{redacted_query(req.query)}" if req.query else ""
         duration_ms = round(request_time.total_seconds() * 1000, 1)
         self.through.info(
             '%s "%s %s%s" %s %s ms',
@@ -148,6 +196,7 @@ class AccessLogger(_GunicornLogger):
                 "remote_addr": environ.get("REMOTE_ADDR", "-"),
                 "method": req.method,
                 "path": req.path,
+                "query": redacted_query(req.query),
                 "status": status,
                 "duration_ms": duration_ms,
                 "response_bytes": getattr(resp, "sent", None),

@@ -106,3 +106,52 @@ def test_a_detection_schedule_that_cannot_apply_is_named(settings):
         {"FACENITION_DETECTOR": "mtcnn", "FACENITION_DETECT_SCHEDULE": "thorough"}, settings
     )
     assert "facenition.W012" not in ids({"FACENITION_DETECTOR": "dlib"}, settings)
+
+
+@pytest.mark.django_db
+def test_tokens_and_gallery_faces_sealed_under_a_key_no_longer_held_are_counted_per_key(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from credentials.services import client_create
+    from enrollment.models import Enrollment
+    from enrollment.protection.keyring import TokenKey
+    from matching.models import Face, Gallery, Subject
+
+    client = client_create(name="a client")
+    current = TokenKey(settings.FACENITION_TOKEN_KEY.encode()).key_id.hex()
+    later = timezone.now() + timedelta(days=1)
+    for key_id, revoked_at in [("deadbeef", None), ("deadbeef", None), ("0badc0de", None), ("0badc0de", later)]:
+        Enrollment.objects.create(
+            client=client,
+            accuracy=3,
+            scheme_version=2,
+            key_id=key_id,
+            token_digest="x",
+            expires_at=later,
+            revoked_at=revoked_at,
+        )
+    Enrollment.objects.create(
+        client=client, accuracy=3, scheme_version=2, key_id=current, token_digest="x", expires_at=later
+    )
+    subject = Subject.objects.create(gallery=Gallery.objects.create(client=client), name="user-1")
+    for key_id in ("cafebabe", current):
+        Face.objects.create(
+            subject=subject,
+            sealed_embedding=b"x",
+            key_id=key_id,
+            model_name="m",
+            detector_name="d",
+            box_left=0,
+            box_top=0,
+            box_width=1,
+            box_height=1,
+            quality=1.0,
+        )
+
+    messages = {message.id: message for message in run_checks(databases=["default"])}
+
+    assert "(key 0badc0de: 1, key deadbeef: 2)" in messages["facenition.W004"].msg
+    assert "(key cafebabe: 1)" in messages["facenition.W005"].msg
+    assert "FACENITION_RETIRED_TOKEN_KEYS" in messages["facenition.W004"].hint

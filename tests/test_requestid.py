@@ -47,3 +47,13 @@ def test_log_lines_written_during_a_request_carry_its_id_as_json(authed, monkeyp
     line = json.loads(stream.getvalue().splitlines()[0])
     assert line["request_id"] == "trace-42"
     assert line["level"] == "ERROR" and "RuntimeError: boom" in line["exception"]
+
+
+def test_a_request_for_a_host_not_served_logs_one_warning_naming_it_and_the_setting(client, caplog):
+    response = client.get("/health", HTTP_HOST="scanner.example")
+
+    assert response.status_code == 400
+    [record] = [r for r in caplog.records if r.name.startswith("django.security")]
+    assert record.levelname == "WARNING"
+    assert record.exc_info is None and "Traceback" not in caplog.text
+    assert "'scanner.example'" in record.getMessage() and "ALLOWED_HOSTS" in record.getMessage()

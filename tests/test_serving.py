@@ -127,3 +127,82 @@ def test_gunicorns_own_refusals_are_answered_and_logged(gunicorn):
     while time.monotonic() < deadline and not any(line.get("status") == 400 for line in json_lines(log())):
         time.sleep(0.1)
     assert [line["path"] for line in json_lines(log()) if line.get("status") == 400] == ["/generateToken"]
+
+
+SECRETS_IN_QUERY = "q=ada@example.com&auth_token=fnc_x&%2B15551234567"
+
+
+def test_access_lines_keep_no_query_value(gunicorn):
+    base, log = gunicorn(LOG_FORMAT="json")
+    get(f"{base}/health?{SECRETS_IN_QUERY}", **{"X-Request-Id": "query-1"})
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "query-1" not in log():
+        time.sleep(0.1)
+    [line] = [line for line in json_lines(log()) if line["logger"] == "facenition.access"]
+    assert '"GET /health?q=[redacted]&auth_token=[redacted]&[redacted]" 200' in line["message"]
+    assert not any(secret in log() for secret in ("ada@example.com", "fnc_x", "15551234567"))
+
+
+def test_an_access_log_format_of_ones_own_keeps_no_query_value(gunicorn):
+    base, log = gunicorn(GUNICORN_CMD_ARGS="--access-logformat 'custom %(r)s q=%(q)s'")
+    get(f"{base}/health?{SECRETS_IN_QUERY}")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "custom GET" not in log():
+        time.sleep(0.1)
+    assert "custom GET /health?q=[redacted]&auth_token=[redacted]&[redacted] HTTP/1.1 q=q=[redacted]" in log()
+    assert not any(secret in log() for secret in ("ada@example.com", "fnc_x", "15551234567"))
+
+
+def answer_on(sock):
+    """(status, headers with lower-case names, body) of one answer read from `sock`."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(65536)
+        assert chunk, f"the connection closed before an answer: {received!r}"
+        received += chunk
+    head, body = received.split(b"\r\n\r\n", 1)
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, value in (line.split(":", 1) for line in lines)}
+
+    def complete():
+        if headers.get("transfer-encoding") == "chunked":
+            return body.endswith(b"0\r\n\r\n")
+        return len(body) >= int(headers["content-length"])
+
+    while not complete():
+        body += sock.recv(65536)
+    return int(status.split()[1]), headers, body
+
+
+def post_head(path, length):
+    return f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n".encode()
+
+
+def connect(base):
+    import socket
+    from urllib.parse import urlsplit
+
+    return socket.create_connection((urlsplit(base).hostname, urlsplit(base).port), timeout=30)
+
+
+def test_a_body_refused_by_its_size_is_answered_with_connection_close(gunicorn):
+    base, _ = gunicorn()
+    with connect(base) as client:
+        client.sendall(post_head("/match", 10**9) + b"{" * 4096)
+        status, headers, body = answer_on(client)
+        assert status == 400 and b"at most" in body
+        assert headers["connection"] == "close"
+        while client.recv(65536):
+            pass  # the server closes its side once the answer is sent
+
+
+def test_a_short_unread_body_keeps_the_connection_and_a_long_one_closes_it(gunicorn):
+    base, _ = gunicorn()
+    with connect(base) as client:
+        client.sendall(post_head("/nope", 1024) + b" " * 1024)
+        status, headers, _ = answer_on(client)
+        assert status == 404 and headers["connection"] == "keep-alive"
+
+        client.sendall(post_head("/nope", 200 * 1024) + b" " * 1024)
+        status, headers, _ = answer_on(client)
+        assert status == 404 and headers["connection"] == "close"

@@ -36,7 +36,12 @@ class MalformedToken(ValueError):
 
 
 class UnknownKey(MalformedToken):
-    """Sealed under a token key this server no longer holds."""
+    """Sealed, as the token says, under a token key this server no longer holds: without that key,
+    its signature cannot be checked either."""
+
+    def __init__(self, key_id: bytes) -> None:
+        super().__init__(f"it was sealed under a token key this server no longer holds (key id {key_id.hex()})")
+        self.key_id = key_id
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ def _candidates(body: bytes, version: int, keyring: Keyring) -> tuple[TokenKey, 
     key_id = _HEADERS[CURRENT_VERSION].unpack_from(body)[1]
     key = keyring.find(key_id)
     if key is None:
-        raise UnknownKey(f"it was sealed under a token key this server no longer holds (key id {key_id.hex()})")
+        raise UnknownKey(key_id)
     return (key,)
 
 

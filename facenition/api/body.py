@@ -1,11 +1,19 @@
 """The request body's deadline: a client may take at most FACENITION_BODY_READ_SECONDS to send it.
 
 A WSGI wrapper (facenition/wsgi.py) rather than a middleware, because Django takes hold of
-`wsgi.input` before any middleware runs. A slower client gets 408 and its thread back."""
+`wsgi.input` before any middleware runs. A slower client gets 408 and its thread back.
+
+It also keeps the answer honest about the connection. A request refused before its body was read
+(an oversized Content-Length, a missing client token) leaves the body on the socket: a short rest
+is drained, so the connection serves the next request; past DRAIN_BYTES, or when the rest's size is
+unknown, the answer says `Connection: close` and the connection closes after it, instead of saying
+keep-alive and then closing under a client still sending."""
 
 import contextlib
 import socket
 import threading
+
+DRAIN_BYTES = 64 * 1024
 
 
 class BodyTooSlow(OSError):
@@ -20,6 +28,8 @@ class _DeadlineReader:
         self.stream = stream
         self.sock = sock
         self.expired = False
+        self.consumed = 0
+        self.ended = False
         self.timer = threading.Timer(seconds, self._cut)
         self.timer.daemon = True
         if sock is not None:
@@ -46,14 +56,21 @@ class _DeadlineReader:
             raise BodyTooSlow("the request body took too long to arrive")
         return data
 
+    def _counted(self, data, asked):
+        self.consumed += len(data)
+        self.ended = self.ended or (not data and asked != 0)
+        return data
+
     def read(self, *args):
-        return self._bounded(self.stream.read, *args)
+        return self._counted(self._bounded(self.stream.read, *args), args[0] if args else None)
 
     def readline(self, *args):
-        return self._bounded(self.stream.readline, *args)
+        return self._counted(self._bounded(self.stream.readline, *args), args[0] if args else None)
 
     def readlines(self, *args):
-        return self._bounded(self.stream.readlines, *args)
+        lines = self._bounded(self.stream.readlines, *args)
+        self._counted(b"".join(lines), None)
+        return lines
 
     def __iter__(self):
         return iter(self.readline, b"")
@@ -70,7 +87,46 @@ class BodyDeadline:
     def __call__(self, environ, start_response):
         reader = _DeadlineReader(environ["wsgi.input"], environ.get("gunicorn.socket"), self.seconds)
         environ["wsgi.input"] = reader
+
+        def start_answer(status, headers, exc_info=None):
+            if not _drained(reader, environ):
+                _close_after_answer(start_response)
+            return start_response(status, headers, exc_info)
+
         try:
-            return self.application(environ, start_response)
+            return self.application(environ, start_answer)
         finally:
             reader.finish()
+
+
+def _drained(reader, environ):
+    """Whether the whole body has been read, once at most DRAIN_BYTES more of it are."""
+    if reader.ended:
+        return True
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return False  # of unknown size: Django reads only bodies with a Content-Length
+    try:
+        left = int(environ.get("CONTENT_LENGTH") or 0) - reader.consumed
+    except ValueError:
+        return False
+    if left > DRAIN_BYTES:
+        return False
+    try:
+        while left > 0:
+            data = reader.read(min(left, 8192))
+            if not data:
+                return False
+            left -= len(data)
+    except OSError:  # the client is gone, or too slow (BodyTooSlow)
+        return False
+    return True
+
+
+def _close_after_answer(start_response):
+    """Has the server answer `Connection: close` and close once the answer is sent. An application
+    may not send that hop-by-hop header itself (PEP 3333; gunicorn drops it): gunicorn's
+    start_response is a method of its response, whose force_close does it. Other servers (the
+    development server) are left to their own handling."""
+    force_close = getattr(getattr(start_response, "__self__", None), "force_close", None)
+    if callable(force_close):
+        force_close()

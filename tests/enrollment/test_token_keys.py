@@ -67,14 +67,16 @@ def test_a_retired_key_keeps_old_tokens_working_and_rotate_moves_them_to_the_new
     assert authenticated(authed, new["token"], people) is True
 
 
-def test_without_the_retired_key_an_old_token_is_refused_and_says_why(settings, old_key, authed, enroll, people):
+def test_without_the_retired_key_an_old_token_is_answered_409_naming_its_key(settings, old_key, authed, enroll, people):
     token = enroll("deepface-a")["token"]
 
     rotate_to_new(settings, retire_old=False)
 
     response = authenticate(authed, token, people("deepface-a")[6:7])
-    assert response.status_code == 400
-    assert f"no longer holds (key id {key_id(OLD)})" in response.json()["error"]
+    assert response.status_code == 409
+    assert f"sealed under token key {key_id(OLD)}, which this server no longer holds" in response.json()["error"]
+    assert "ask the operator" in response.json()["error"]
+    assert authed.post("/revoke", {"token": token}, format="json").status_code == 409
 
 
 def test_reseal_tokens_moves_tokens_to_the_new_key_without_the_face(
@@ -94,8 +96,49 @@ def test_reseal_tokens_moves_tokens_to_the_new_key_without_the_face(
     resealed = out.getvalue().splitlines()
     assert len(resealed) == 3 and resealed[2].startswith("error: token: not a valid identity token")
     assert "2 token(s) re-sealed under key " + key_id(NEW) in err.getvalue() and "1 refused" in err.getvalue()
+    assert authenticate(authed, tokens[0], people("deepface-a")[6:7]).status_code == 400
     settings.FACENITION_RETIRED_TOKEN_KEYS = ""
     assert authenticated(authed, resealed[0], people) is True
     assert authenticate(authed, resealed[1], people("deepface-b")[3:4]).json()["authenticated"] is True
-    assert authenticate(authed, tokens[0], people("deepface-a")[6:7]).status_code == 400
     assert set(Enrollment.objects.values_list("key_id", flat=True)) == {key_id(NEW)}
+
+
+def test_reseal_tokens_run_again_after_its_output_was_lost_prints_tokens_that_work(
+    settings, old_key, authed, enroll, people, monkeypatch
+):
+    tokens = [enroll("deepface-a")["token"], enroll("deepface-b")["token"]]
+    rotate_to_new(settings)
+    lines = "\n".join(tokens) + "\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    lost = StringIO()
+    call_command("reseal_tokens", stdout=lost, stderr=StringIO())
+
+    out, err = StringIO(), StringIO()
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    call_command("reseal_tokens", stdout=out, stderr=err)
+
+    resealed = out.getvalue().splitlines()
+    assert "0 refused" in err.getvalue()
+    assert resealed == lost.getvalue().splitlines()
+    settings.FACENITION_RETIRED_TOKEN_KEYS = ""
+    assert authenticated(authed, resealed[0], people) is True
+    assert authenticate(authed, resealed[1], people("deepface-b")[3:4]).json()["authenticated"] is True
+
+
+class UnwritableOutput(StringIO):
+    def write(self, text):
+        raise OSError("the disk is full")
+
+
+def test_reseal_tokens_that_cannot_write_the_new_token_leaves_the_old_one_working(
+    settings, old_key, authed, enroll, people, monkeypatch
+):
+    token = enroll("deepface-a")["token"]
+    rotate_to_new(settings)
+    monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
+
+    with pytest.raises(OSError):
+        call_command("reseal_tokens", stdout=UnwritableOutput(), stderr=StringIO())
+
+    assert authenticated(authed, token, people) is True
+    assert set(Enrollment.objects.values_list("key_id", flat=True)) == {key_id(OLD)}
