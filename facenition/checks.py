@@ -92,7 +92,7 @@ KEY_BACK_HINT = (
 
 @register(Tags.database)
 def sealed_under_keys_held(app_configs, databases=None, **kwargs):
-    """Live identity tokens and gallery faces sealed under a token key the server no longer holds
+    """Live identity tokens and gallery subjects (whose keys open their faces) sealed under a token key the server no longer holds
     (neither FACENITION_TOKEN_KEY nor one of FACENITION_RETIRED_TOKEN_KEYS) cannot be opened. Counted
     among the database checks, which `migrate` runs on every release (and `check --database default`)."""
     if not databases:
@@ -101,7 +101,7 @@ def sealed_under_keys_held(app_configs, databases=None, **kwargs):
 
     from enrollment.models import Enrollment
     from enrollment.protection.keyring import keyring_from
-    from matching.models import Face
+    from matching.models import SubjectKey
 
     keyring = keyring_from(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)
     held = {key.key_id.hex() for key in keyring.keys}
@@ -109,7 +109,7 @@ def sealed_under_keys_held(app_configs, databases=None, **kwargs):
     live_tokens = Enrollment.objects.filter(revoked_at__isnull=True, expires_at__gt=timezone.now()).exclude(key_id="")
     try:
         tokens = _counts_by_missing_key(live_tokens, held)
-        faces = _counts_by_missing_key(Face.objects.all(), held)
+        subjects = _counts_by_missing_key(SubjectKey.objects.all(), held)
     except DatabaseError:  # not migrated yet: nothing is sealed
         return []
     problems: list[CheckMessage] = []
@@ -122,11 +122,11 @@ def sealed_under_keys_held(app_configs, databases=None, **kwargs):
                 id="facenition.W004",
             )
         )
-    if faces:
+    if subjects:
         problems.append(
             Warning(
-                f"Gallery faces are sealed under token keys this server no longer holds ({faces}): their "
-                "galleries cannot be searched (502).",
+                f"Gallery subjects' keys are wrapped under token keys this server no longer holds ({subjects}): "
+                "their faces cannot be opened, and their galleries cannot be searched (502).",
                 hint=KEY_BACK_HINT,
                 id="facenition.W005",
             )

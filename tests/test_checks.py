@@ -117,7 +117,7 @@ def test_tokens_and_gallery_faces_sealed_under_a_key_no_longer_held_are_counted_
     from credentials.services import client_create
     from enrollment.models import Enrollment
     from enrollment.protection.keyring import TokenKey
-    from matching.models import Face, Gallery, Subject
+    from matching.models import Gallery, Subject, SubjectKey
 
     client = client_create(name="a client")
     current = TokenKey(settings.FACENITION_TOKEN_KEY.encode()).key_id.hex()
@@ -135,20 +135,10 @@ def test_tokens_and_gallery_faces_sealed_under_a_key_no_longer_held_are_counted_
     Enrollment.objects.create(
         client=client, accuracy=3, scheme_version=2, key_id=current, token_digest="x", expires_at=later
     )
-    subject = Subject.objects.create(gallery=Gallery.objects.create(client=client), name="user-1")
-    for key_id in ("cafebabe", current):
-        Face.objects.create(
-            subject=subject,
-            sealed_embedding=b"x",
-            key_id=key_id,
-            model_name="m",
-            detector_name="d",
-            box_left=0,
-            box_top=0,
-            box_width=1,
-            box_height=1,
-            quality=1.0,
-        )
+    gallery = Gallery.objects.create(client=client)
+    for number, key_id in enumerate(("cafebabe", current)):
+        subject = Subject.objects.create(gallery=gallery, name=f"user-{number}")
+        SubjectKey.objects.create(subject=subject, wrapped_key=b"x", key_id=key_id)
 
     messages = {message.id: message for message in run_checks(databases=["default"])}
 
