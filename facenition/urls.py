@@ -5,6 +5,10 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from facenition.api import errors
 from facenition.views import HealthView, ReadyView, demo_page, metrics, reference_page
 
+admin.site.site_header = "Facenition server administration"
+admin.site.site_title = "Facenition server"
+admin.site.index_title = "Clients, tokens, enrollments and galleries"
+
 api = [
     path("", include("credentials.urls")),
     path("", include("enrollment.urls")),

@@ -136,3 +136,10 @@ def test_a_staff_member_given_the_issue_permission_mints_a_token(staff_client, r
     run(browser, "/admin/credentials/client/", "issue_tokens", rows[Client])
 
     assert ClientToken.objects.filter(client=rows[Client]).count() == 2
+
+
+def test_the_admin_carries_the_products_name(client):
+    page = client.get("/admin/login/").content.decode()
+
+    assert "Facenition server administration" in page
+    assert "Django administration" not in page

@@ -57,3 +57,20 @@ def test_a_request_for_a_host_not_served_logs_one_warning_naming_it_and_the_sett
     assert record.levelname == "WARNING"
     assert record.exc_info is None and "Traceback" not in caplog.text
     assert "'scanner.example'" in record.getMessage() and "ALLOWED_HOSTS" in record.getMessage()
+
+
+def test_a_request_for_a_host_not_served_is_told_the_setting_and_the_value_to_add(client):
+    response = client.post("/match", HTTP_HOST="faces.internal:8000")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert "'faces.internal:8000'" in error
+    assert "ALLOWED_HOSTS=127.0.0.1,localhost,faces.internal" in error
+
+
+def test_a_host_header_is_quoted_back_printable_and_short(client):
+    response = client.post("/match", HTTP_HOST="evil\x1b[31m" + "x" * 500)
+
+    error = response.json()["error"]
+    assert "\x1b" not in error and len(error) < 600

@@ -4,7 +4,13 @@ else, answers `{"ok": false, "error": "..."}` with a status an API consumer can 
 import logging
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.exceptions import (
+    DisallowedHost,
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404, JsonResponse, UnreadablePostError
 from rest_framework import exceptions as drf
 
@@ -128,7 +134,21 @@ def server_error_view(request):
 
 
 def bad_request_view(request, exception=None):
+    if isinstance(exception, DisallowedHost):
+        host = _printable(request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", ""))
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        return envelope(
+            f"This server does not answer to the host name {host!r}. To serve it, the operator adds "
+            f"{name!r} to ALLOWED_HOSTS (comma-separated, in .env or the environment), for example "
+            f"ALLOWED_HOSTS=127.0.0.1,localhost,{name}",
+            400,
+        )
     return envelope("The request could not be understood.", 400)
+
+
+def _printable(text, limit=100):
+    """A header value fit to quote back: printable ASCII only, and not too long."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text[:limit])
 
 
 def permission_denied_view(request, exception=None):
