@@ -12,10 +12,39 @@ variables must be set before those libraries are imported, i.e. here, before the
 
 import contextlib
 import ctypes
+import errno
 import gc
 import os
+import socket
 
 bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+
+
+def refuse_an_address_in_use(address):
+    """gunicorn binds only after the app, models included, is loaded (about 12 s): an address already
+    in use would be found only then. Checked here, once per server (a configuration reloaded by a
+    running server finds its own socket there)."""
+    host, _, port = address.rpartition(":")
+    if os.environ.get("FACENITION_BIND_CHECKED") or address.startswith(("unix:", "fd://")) or not port.isdigit():
+        return
+    os.environ["FACENITION_BIND_CHECKED"] = "1"
+    if int(port) == 0:
+        return
+    host = host.strip("[]") or "0.0.0.0"
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, int(port)))
+        except OSError as error:
+            taken = error.errno == errno.EADDRINUSE
+            raise SystemExit(
+                f"Cannot serve on {address}: "
+                + ("another process is already listening there" if taken else str(error.strerror or error))
+                + ". Stop it, or choose another address with BIND (make run BIND=127.0.0.1:8080)."
+            ) from None
+
+
+refuse_an_address_in_use(bind)
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "facenition.gunicorn_worker.JsonThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))

@@ -263,7 +263,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "facenition_cache"}}
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# With no Redis, tasks run in the web process; the in-memory transport named with a host, so that
+# kombu does not warn "No hostname was supplied" on the first task.
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_ACKS_LATE = True
 # The worker and beat log through LOGGING like the web process (request id "-", JSON with LOG_FORMAT=json).
@@ -369,7 +371,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         "facenition.api.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
+        "facenition.api.parsers.FormParser",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "facenition.api.errors.exception_handler",

@@ -32,6 +32,40 @@ def pytest_collection_modifyitems(items):
                     item.add_marker(marker)
 
 
+def pytest_sessionstart(session):
+    """Without the PostgreSQL or Redis the settings name, every test would fail with a driver's
+    traceback: stop at once and say what is missing and how to point the tests elsewhere."""
+    from django.db import connection
+
+    unreachable = []
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        db = connection.settings_dict
+        try:
+            psycopg.connect(
+                host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"],
+                dbname="postgres", connect_timeout=3,
+            ).close()  # fmt: skip
+        except psycopg.OperationalError as error:
+            unreachable.append(
+                f"PostgreSQL at {db['HOST']}:{db['PORT'] or 5432} ({str(error).strip().splitlines()[0]})"
+            )
+    if settings.REDIS_URL:
+        import redis
+
+        try:
+            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
+        except redis.RedisError as error:
+            unreachable.append(f"Redis at {settings.REDIS_URL} ({error})")
+    if unreachable:
+        pytest.exit(
+            f"The tests need {' and '.join(unreachable)}: start it (make test expects both on 127.0.0.1), "
+            "or point the tests elsewhere with TEST_DATABASE_URL and TEST_REDIS_URL (make test-names shows them).",
+            returncode=3,
+        )
+
+
 @pytest.fixture(scope="session")
 def face_photos():
     """Every labelled photo in the shared face set; skips when the set is not beside the checkout."""

@@ -206,3 +206,33 @@ def test_a_short_unread_body_keeps_the_connection_and_a_long_one_closes_it(gunic
         client.sendall(post_head("/nope", 200 * 1024) + b" " * 1024)
         status, headers, _ = answer_on(client)
         assert status == 404 and headers["connection"] == "close"
+
+
+@pytest.mark.subprocess
+def test_an_address_in_use_is_refused_at_once_naming_bind(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        env = {key: value for key, value in os.environ.items() if key != "FACENITION_BIND_CHECKED"}
+        env.update(SECRET_KEY="s" * 50, BIND=address, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+        started = time.monotonic()
+        finished = subprocess.run(
+            [sys.executable, "-m", "gunicorn", "facenition.wsgi", "--config", "facenition/gunicorn.conf.py"],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert finished.returncode != 0
+    assert time.monotonic() - started < 8  # before the models load
+    assert f"Cannot serve on {address}: another process is already listening there" in finished.stderr
+    assert "BIND" in finished.stderr

@@ -39,6 +39,12 @@ def check(**environment):
         ("FACENITION_RATE_LIMIT_PER_IP", "lots", 'expected a rate "count/period" such as 60/m or 5/10m'),
         ("FACENITION_RATE_LIMIT_PER_TOKEN", "100/fortnight", 'expected a rate "count/period"'),
         ("FACENITION_CODE_SEND_RATE", "5 per 10m", 'expected a rate "count/period"'),
+        ("FACENITION_CODE_SEND_RATE_PER_RECIPIENT", "ten", 'expected a rate "count/period"'),
+        ("FACENITION_CODE_SEND_RATE_PER_IP", "20", 'expected a rate "count/period"'),
+        ("FACENITION_CODE_FAILURE_RATE_PER_IP", "20/hour", 'expected a rate "count/period"'),
+        ("FACENITION_CODE_FAILURE_RATE_PER_RECIPIENT", "-1/d", 'expected a rate "count/period"'),
+        ("FACENITION_CODE_MAX_FAILURES_TOTAL", "0", "expected a whole number, at least 1"),
+        ("FACENITION_V1_TOKEN_RATE_PER_IP", "many", 'expected a rate "count/period"'),
         ("FACENITION_MAX_IMAGES", "0", "expected a whole number, at least 1"),
         ("FACENITION_TRUSTED_PROXIES", "-1", "expected a whole number, at least 0"),
         ("FACENITION_ADMIN_LOGIN_FAILURES", "0", "expected a whole number, at least 1"),
@@ -125,3 +131,33 @@ def test_a_server_declared_https_passes_the_deploy_checks():
     assert plain.returncode != 0 and "security.W012" in plain.stderr
     assert https.returncode == 0, https.stderr
     assert "System check identified no issues" in https.stdout
+
+
+def test_a_total_of_wrong_codes_below_one_callers_share_is_refused():
+    result = check(FACENITION_CODE_MAX_FAILURES="5", FACENITION_CODE_MAX_FAILURES_TOTAL="3")
+    assert result.returncode != 0
+    assert "FACENITION_CODE_MAX_FAILURES_TOTAL (3) must be at least FACENITION_CODE_MAX_FAILURES (5)" in result.stderr
+
+
+@pytest.mark.subprocess  # loads the whole app, seconds
+def test_without_redis_a_code_sent_in_process_logs_no_broker_warning():
+    code = (
+        "import django, logging; django.setup(); logging.basicConfig(level=logging.WARNING);"
+        "from facenition.celery import app; "
+        "conn = app.connection_for_write(); conn.info(); print('connected', conn.transport_cls)"
+    )
+    result = start([sys.executable, "-c", code], REDIS_URL="", DJANGO_SETTINGS_MODULE="facenition.settings")
+    assert "connected memory" in result.stdout, result.stderr
+    assert "No hostname was supplied" not in result.stderr
+
+
+@pytest.mark.subprocess  # a pytest run of its own
+def test_the_tests_without_postgresql_stop_at_once_saying_what_is_missing():
+    result = start(
+        [sys.executable, "-m", "pytest", "tests/test_health.py", "-q", "-p", "no:cacheprovider"],
+        DATABASE_URL="postgres://postgres@127.0.0.1:1/nowhere",
+    )
+    assert result.returncode == 3
+    assert "The tests need PostgreSQL at 127.0.0.1:1" in result.stdout + result.stderr
+    assert "TEST_DATABASE_URL" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr

@@ -116,3 +116,20 @@ def test_a_request_that_waits_past_its_deadline_for_face_work_answers_503(authed
     assert "too busy to read these photos within 1 s" in assert_envelope(response, 503)
     assert response["Retry-After"] == "5"
     assert time.monotonic() - started < 3
+
+
+def test_a_json_body_sent_as_a_form_is_told_the_content_type_to_send(authed):
+    response = authed.generic(
+        "POST", "/match", b'{"image": "aGVsbG8=", "reference": "aGVsbG8="}',
+        content_type="application/x-www-form-urlencoded",
+    )  # fmt: skip
+
+    error = assert_envelope(response, 400)
+    assert "Content-Type: application/json" in error
+
+
+def test_a_real_form_is_still_read(api):
+    response = api.generic("POST", "/generateToken", "name=kiosk", content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 201
+    assert api.post("/token", HTTP_X_AUTH_TOKEN=response.json()["token"]).json()["name"] == "kiosk"
