@@ -61,7 +61,7 @@ accesslog = "-"
 logger_class = "facenition.requestid.AccessLogger"
 
 # Loading the app, models included, in the master lets the workers share its pages (measured in
-# BENCHMARKS.md: less memory than loading after the fork) and no request pays for the loading.
+# docs/decisions.md: less memory than loading after the fork) and no request pays for the loading.
 preload_app = True
 
 THREADS_PER_WORKER = str(max(1, len(os.sched_getaffinity(0)) // workers))

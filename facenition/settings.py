@@ -347,7 +347,7 @@ FACENITION_PHOTO_THREADS = envint("FACENITION_PHOTO_THREADS", 2, minimum=1)
 FACENITION_WARM_UP = envbool("FACENITION_WARM_UP", True)
 # Dlib descriptor variant (`plain` or `mirror`), dlib's jitter count, and where the face is aligned
 # (`photo`: the full-size photo, `detection`: the detection copy). The accuracy levels are calibrated
-# for the defaults; BENCHMARKS.md has what each variant measured.
+# for the defaults; docs/decisions.md §7 has what each variant measured.
 FACENITION_DESCRIPTOR = env("FACENITION_DESCRIPTOR", "plain")
 FACENITION_DESCRIPTOR_JITTERS = envint("FACENITION_DESCRIPTOR_JITTERS", 0)
 FACENITION_ALIGN_ON = env("FACENITION_ALIGN_ON", "photo")

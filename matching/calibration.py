@@ -11,7 +11,7 @@ The normal is fitted per pair of people ("people-pairs", the default): impostor 
 which two people they compare, and what a new pair of people will look like is the spread of those
 clusters' means plus the spread within them. Fitting all photos' pairs alike ("pooled") lets the
 people with many photos set the spread; held out, it let through several times its target at the
-most tolerant levels (BENCHMARKS.md has both).
+most tolerant levels (docs/decisions.md has both).
 """
 
 import hashlib

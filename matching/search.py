@@ -140,7 +140,7 @@ class IvfIndex:
     probe. It holds the same float32 rows plus their ids (8 bytes each) and the centroids, returns
     exact distances for the rows it scans, and takes removals and additions in place.
 
-    Chosen over HNSW after measuring both (BENCHMARKS.md): a face lies in the group of its own
+    Chosen over HNSW after measuring both (docs/decisions.md §8): a face lies in the group of its own
     subject's row, however the other rows spread, while HNSW's greedy walk got lost among a million
     random distractors (recall 0.19) and its graph costs 29% more memory."""
 
