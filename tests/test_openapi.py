@@ -95,6 +95,10 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_schema(tra
         FACENITION_RATE_LIMIT_PER_IP=unlimited,
         FACENITION_RATE_LIMIT_PER_TOKEN=unlimited,
         FACENITION_CODE_SEND_RATE=unlimited,
+        FACENITION_CODE_SEND_RATE_PER_IP=unlimited,
+        FACENITION_CODE_SEND_RATE_PER_RECIPIENT=unlimited,
+        FACENITION_CODE_FAILURE_RATE_PER_IP=unlimited,
+        FACENITION_CODE_FAILURE_RATE_PER_RECIPIENT=unlimited,
     ) as base:
         result = subprocess.run(
             [
