@@ -160,8 +160,12 @@ def _token_parse(raw: str) -> IdentityToken:
     try:
         return token_decode(raw, keyring=token_keyring())
     except UnknownKey as unknown:
-        # Not the client's fault, and the token may well be good: the operator removed its key (or
-        # a forger picked an id); a 400 would tell the client to throw the token away.
+        # Without the key the signature cannot be checked; but a token this server issued is still
+        # recorded, by its digest, on the enrollment it names. Only such a token hears that its key
+        # is missing (a 400 would tell the client to throw it away); an altered one is not valid.
+        issued = Enrollment.objects.filter(pk=unknown.enrollment_id, key_id=unknown.key_id.hex()).first()
+        if issued is None or not hmac.compare_digest(issued.token_digest, secret_digest(raw)):
+            raise BadRequest("token: not a valid identity token (the signature does not match).") from None
         raise Conflict(
             f"token: this server cannot open this identity token: it was sealed under token key "
             f"{unknown.key_id.hex()}, which this server no longer holds. Keep the token and ask the operator "

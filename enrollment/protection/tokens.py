@@ -39,9 +39,11 @@ class UnknownKey(MalformedToken):
     """Sealed, as the token says, under a token key this server no longer holds: without that key,
     its signature cannot be checked either."""
 
-    def __init__(self, key_id: bytes) -> None:
+    def __init__(self, key_id: bytes, enrollment_id: EnrollmentId) -> None:
         super().__init__(f"it was sealed under a token key this server no longer holds (key id {key_id.hex()})")
         self.key_id = key_id
+        # Unsigned as far as this server can tell: a forger may have written any id and key id.
+        self.enrollment_id = enrollment_id
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,10 @@ def token_encode(token: IdentityToken, *, key: TokenKey) -> str:
 def _candidates(body: bytes, version: int, keyring: Keyring) -> tuple[TokenKey, ...]:
     if version == LEGACY_VERSION:
         return keyring.keys
-    key_id = _HEADERS[CURRENT_VERSION].unpack_from(body)[1]
+    _, key_id, enrollment_id, *_ = _HEADERS[CURRENT_VERSION].unpack_from(body)
     key = keyring.find(key_id)
     if key is None:
-        raise UnknownKey(key_id)
+        raise UnknownKey(key_id, uuid.UUID(bytes=enrollment_id))
     return (key,)
 
 
