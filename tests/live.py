@@ -22,8 +22,11 @@ def gunicorn_server(log, **environment):
         "FACENITION_WARM_UP": "0",
         "WEB_CONCURRENCY": "1",
         "BIND": "127.0.0.1:0",
-        # Its counts live in the shared Redis from one run to the next; these tests mint clients freely.
+        # Its counts live in the shared Redis from one run to the next; these tests mint clients and ask
+        # for codes freely.
         "FACENITION_V1_TOKEN_RATE_PER_IP": "1000000/m",
+        "FACENITION_CODE_SEND_RATE_PER_IP": "1000000/m",
+        "FACENITION_CODE_FAILURE_RATE_PER_IP": "1000000/m",
         **environment,
     }
     with open(log, "w") as out:

@@ -44,7 +44,11 @@ def server(transactional_db, tmp_path):
     url = database_url(settings.DATABASES["default"])
     if url is None:
         pytest.skip("the live server runs on the PostgreSQL test database; set DATABASE_URL")
-    with gunicorn_server(tmp_path / "gunicorn.log", DATABASE_URL=url, FACENITION_WARM_UP="1") as base:
+    # The token key of this process, so that the test can derive the one-time codes the server sends.
+    with gunicorn_server(
+        tmp_path / "gunicorn.log", DATABASE_URL=url, FACENITION_WARM_UP="1",
+        FACENITION_TOKEN_KEY=settings.FACENITION_TOKEN_KEY, FACENITION_RETIRED_TOKEN_KEYS="",
+    ) as base:  # fmt: skip
         yield base
 
 
@@ -124,6 +128,66 @@ def test_the_demo_page_shows_the_verdicts_of_real_photos(server, browser, photo)
     assert '"authenticated": false' in browser.find_element(By.ID, "authenticate-json").text
 
 
+def screenshot(browser, path):
+    assert browser.save_screenshot(str(path))
+    png = path.read_bytes()
+    width, height = struct.unpack(">II", png[16:24])
+    assert png.startswith(b"\x89PNG") and width >= 800 and height >= 600
+    print(f"screenshot: {path}")
+
+
+def test_the_demo_page_signs_up_on_v2_and_enrolls_identifies_and_forgets_in_a_gallery(server, browser, photo, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from credentials.models import Channel, Verification
+
+    browser.get(f"{server}/demo")
+    email, phone = "demo@example.test", "+14155550199"
+    browser.find_element(By.ID, "signup-email").send_keys(email)
+    browser.find_element(By.ID, "signup-phone").send_keys(phone)
+    click(browser, "signup-send")
+    assert verdict(browser, "signup").startswith("Codes sent")
+    sent = Verification.objects.get(email=email)  # where a development server's console shows them
+    browser.find_element(By.ID, "signup-email-code").send_keys(sent.code_for(Channel.EMAIL))
+    browser.find_element(By.ID, "signup-sms-code").send_keys(sent.code_for(Channel.SMS))
+    click(browser, "signup-confirm")
+    WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "signup-verdict").text.startswith("Verified:"))
+    click(browser, "signup-claim")
+    WebDriverWait(browser, 30).until(lambda b: "client token issued" in b.find_element(By.ID, "signup-verdict").text)
+    v2_token = browser.find_element(By.ID, "token").get_attribute("value")
+    assert v2_token.startswith("fnc_")
+    described = json.load(
+        urllib.request.urlopen(urllib.request.Request(f"{server}/token", data=b"", method="POST", headers={"X-Auth-Token": v2_token}))
+    )  # fmt: skip
+    assert described["verified"] is True and described["api_version"] == "2"
+    screenshot(browser, tmp_path / "demo-signup.png")
+
+    browser.find_element(By.ID, "gallery-subject").clear()
+    browser.find_element(By.ID, "gallery-subject").send_keys("ada")
+    choose(browser, "gallery-enroll-image", *(photo(name).path for name in ENROLL))
+    click(browser, "gallery-enroll")
+    assert verdict(browser, "gallery-enroll") == "Enrolled ada (3 faces in all)"
+
+    choose(browser, "gallery-identify-image", photo(GENUINE).path)
+    click(browser, "gallery-identify")
+    assert verdict(browser, "gallery") == "Found: ada"
+    [canvas] = browser.find_elements(By.CSS_SELECTOR, "#gallery-photos canvas")
+    WebDriverWait(browser, 10).until(lambda _: canvas.get_attribute("data-drawn") == "yes")
+    assert canvas.get_attribute("data-faces") == "1"
+    screenshot(browser, tmp_path / "demo-gallery.png")
+
+    choose(browser, "gallery-identify-image", photo(IMPOSTOR).path)
+    click(browser, "gallery-identify")
+    assert verdict(browser, "gallery") == "Nobody known"
+
+    click(browser, "gallery-forget")
+    WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "gallery-verdict").text.startswith("Forgot ada"))
+    choose(browser, "gallery-identify-image", photo(GENUINE).path)
+    click(browser, "gallery-identify")
+    assert verdict(browser, "gallery") == "Nobody known"
+
+
 def test_the_docs_render_every_endpoint_offline(server, browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -134,9 +198,4 @@ def test_the_docs_render_every_endpoint_offline(server, browser, tmp_path):
     browser.get(f"{server}/docs")
     WebDriverWait(browser, 60).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".opblock")) >= 18)
     assert "Facenition API" in browser.find_element(By.CSS_SELECTOR, ".swagger-ui .info .title").text
-    screenshot = tmp_path / "docs.png"
-    assert browser.save_screenshot(str(screenshot))
-    png = screenshot.read_bytes()
-    width, height = struct.unpack(">II", png[16:24])
-    assert png.startswith(b"\x89PNG") and width >= 800 and height >= 600
-    print(f"screenshot of /docs: {screenshot}")
+    screenshot(browser, tmp_path / "docs.png")
