@@ -58,7 +58,9 @@ def test_image_endpoints_take_multipart_files_and_base64_json(schema):
 
 def test_both_token_placements_and_the_error_envelope_are_described(schema):
     match = schema["paths"]["/match"]["post"]
-    assert match["security"] == [{"ClientToken": []}]
+    assert match["security"] == [{"ClientToken": []}, {"BearerToken": []}]
+    bearer = schema["components"]["securitySchemes"]["BearerToken"]
+    assert (bearer["type"], bearer["scheme"]) == ("http", "bearer")
     assert schema["components"]["securitySchemes"]["ClientToken"]["name"] == "X-Auth-Token"
     assert "auth_token" in match["requestBody"]["content"]["application/json"]["schema"]["properties"]
     assert match["responses"]["401"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}

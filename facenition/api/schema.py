@@ -157,7 +157,7 @@ def endpoint(
         responses=responses,
         parameters=[version_header(versions)],
         # drf-spectacular's hints say list[str]; it takes security requirement objects, as OpenAPI has them.
-        auth=[{"ClientToken": []}] if token else [],  # type: ignore[list-item]
+        auth=[{"ClientToken": []}, {"BearerToken": []}] if token else [],  # type: ignore[list-item]
         tags=tags,
     )
 
@@ -204,9 +204,18 @@ CLIENT_TOKEN_SCHEME = {
 }
 
 
+BEARER_TOKEN_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "The same client token as `Authorization: Bearer fnc_...`, as generated clients send it.",
+}
+
+
 def finish(result, **kwargs):
     """spectacular's postprocessing hook: `{version}` in a path is 1 or 2; the client token's scheme."""
-    result.setdefault("components", {}).setdefault("securitySchemes", {})["ClientToken"] = CLIENT_TOKEN_SCHEME
+    schemes = result.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes["ClientToken"] = CLIENT_TOKEN_SCHEME
+    schemes["BearerToken"] = BEARER_TOKEN_SCHEME
     for operations in result["paths"].values():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
