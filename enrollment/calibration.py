@@ -27,7 +27,7 @@ from matching.calibration import (
     normal_fit,
     people_pair,
 )
-from matching.pipeline import cosine_distance
+from matching.reading import cosine_distance
 
 from .protection import code, commit, open_commitment
 from .protection.binarisation import Population, templates

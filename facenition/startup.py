@@ -30,7 +30,7 @@ def warm_up_models():
     global models_state
     if not settings.FACENITION_WARM_UP:
         return
-    from matching.services import face_pipeline
+    from matching.reading import face_pipeline
 
     models_state = "loading"
     try:

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 from django.core.checks import Warning as CheckWarning
 
-from .pipeline import ALIGN_ON, DESCRIPTORS, missing_weights
+from .reading import ALIGN_ON, DESCRIPTORS, missing_weights
 
 
 @register()

@@ -145,12 +145,13 @@ def test_existing_galleries_are_sealed_again_under_subject_keys(galleries_sealed
 
     migrate(leaves())
 
+    from matching.galleries import gallery_subject_metadata
     from matching.gallery_index import _face_rows, subject_centroids
+    from matching.gallery_keys import subject_sealer
     from matching.models import Face as LiveFace
     from matching.models import Subject as LiveSubject
     from matching.models import SubjectKey
     from matching.sealing import open_face
-    from matching.services import gallery_subject_metadata, subject_sealer
 
     current = keys[0].key_id.hex()
     assert set(SubjectKey.objects.values_list("key_id", flat=True)) == {current}

@@ -28,8 +28,7 @@ from enrollment.protection import IdentityToken, TokenKey, accepts, commit, open
 from enrollment.protection.attacks import ATTACK_TRIES, LINK_THRESHOLD, cosine_distance, invert, link
 from facenition.faceset import FaceSetMissing, labelled_photos
 from matching.accuracy import DEFAULT_ACCURACY, MATCH_THRESHOLDS
-from matching.pipeline import decode_image
-from matching.services import face_pipeline
+from matching.reading import decode_image, face_pipeline
 
 PHOTOS_PER_TOKEN = 3
 KEY = TokenKey(b"attack measurement key " * 3)

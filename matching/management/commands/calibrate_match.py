@@ -27,7 +27,7 @@ from matching.calibration import (
     upper_bound,
 )
 from matching.pipeline import ALIGN_ON, DESCRIPTORS, SCHEDULES, decode_image, get_pipeline
-from matching.services import face_quality_problem, pipeline_config
+from matching.reading import face_quality_problem, pipeline_config
 
 
 def add_pipeline_arguments(parser):
