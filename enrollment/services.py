@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from credentials.models import Client, secret_digest
 from facenition.errors import BadRequest, Conflict, Forbidden, Gone, NotFound, TooManyRequests
+from facenition.keyring import TokenKey, token_keyring
 from matching.accuracy import DEFAULT_ACCURACY
 from matching.reading import (
     Embedding,
@@ -32,13 +33,10 @@ from .protection import (
     SCHEME_VERSION,
     EnrollmentId,
     IdentityToken,
-    Keyring,
     MalformedToken,
-    TokenKey,
     UnknownKey,
     accepts,
     commit,
-    keyring_from,
     open_commitment,
     token_decode,
     token_encode,
@@ -66,11 +64,6 @@ class Attempt:
     enrollment: Enrollment
     authenticated: bool
     outcome: Any = None
-
-
-def token_keyring() -> Keyring:
-    """The token keys the settings name: FACENITION_TOKEN_KEY and FACENITION_RETIRED_TOKEN_KEYS."""
-    return keyring_from(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)
 
 
 def _lifetime(expires_in: int | None) -> timedelta:

@@ -145,7 +145,7 @@ TESTING = "pytest" in sys.modules
 # A missing secret is reported by the system check facenition.E001 rather than papered over.
 MISSING_SECRET = "missing-secret-key"
 SECRET_KEY = env("SECRET_KEY") or ("test-only-secret-key-" + "x" * 40 if TESTING else MISSING_SECRET)
-# The key that seals identity tokens and derives one-time codes (enrollment/protection/keyring.py),
+# The key that seals identity tokens and derives one-time codes (facenition/keyring.py),
 # apart from SECRET_KEY so that rotating Django's key changes nothing for tokens. Required: the check
 # facenition.E004 stops a server without it, but for the tests and the embedded default (no
 # DATABASE_URL), which run with a fixed development key and say so (facenition.W002).
@@ -364,7 +364,7 @@ CORS_EXPOSE_HEADERS = ("x-request-id", "retry-after")
 
 REST_FRAMEWORK = {
     "DEFAULT_VERSIONING_CLASS": "facenition.api.versioning.FacenitionVersioning",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["facenition.api.auth.ClientTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["credentials.auth.ClientTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["facenition.api.auth.HasClientToken"],
     "DEFAULT_PARSER_CLASSES": [
         "facenition.api.parsers.JSONParser",

@@ -2,11 +2,11 @@ import json
 
 from rest_framework import serializers
 
-from facenition.api.fields import AccuracyField
 from facenition.api.ratelimits import PerClientToken
 from facenition.api.schema import ACCURACY, BOX, STAMP, answer, endpoint
 from facenition.api.views import FacenitionViewSet
 
+from .fields import AccuracyField
 from .galleries import (
     MAX_CANDIDATES,
     gallery_enroll,

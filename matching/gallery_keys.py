@@ -4,17 +4,14 @@ still holds (FACENITION_RETIRED_TOKEN_KEYS). The sealing itself, Django-free, is
 
 from functools import lru_cache
 
-from django.conf import settings
-
-from enrollment.protection.keyring import GALLERY_EMBEDDINGS, keyring_from
+from facenition.keyring import GALLERY_EMBEDDINGS, Keyring, token_keyring
 
 from .models import Subject, SubjectKey
 from .sealing import Sealer, open_subject_key
 
 
 @lru_cache(maxsize=4)
-def _wrappers_for(current: str, retired: str) -> tuple[Sealer, dict[str, Sealer]]:
-    keyring = keyring_from(current, retired)
+def _wrappers_for(keyring: Keyring) -> tuple[Sealer, dict[str, Sealer]]:
     wrappers = {
         key.key_id.hex(): Sealer(key=key.subkey(GALLERY_EMBEDDINGS), key_id=key.key_id.hex()) for key in keyring.keys
     }
@@ -23,13 +20,13 @@ def _wrappers_for(current: str, retired: str) -> tuple[Sealer, dict[str, Sealer]
 
 def gallery_key_wrapper() -> Sealer:
     """What wraps new subject keys: the gallery sub-key of the current token key."""
-    return _wrappers_for(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)[0]
+    return _wrappers_for(token_keyring())[0]
 
 
 def gallery_key_wrappers() -> dict[str, Sealer]:
     """Every gallery sub-key that may open a wrapped subject key, by key id: the current token key's
     and each retired key's (FACENITION_RETIRED_TOKEN_KEYS), so that keys wrapped before a rotation still open."""
-    return _wrappers_for(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)[1]
+    return _wrappers_for(token_keyring())[1]
 
 
 def subject_sealer(subject: Subject) -> Sealer:

@@ -26,9 +26,9 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Every module `path` imports, anywhere in it, relative imports resolved; `from a import b`
-    counts as importing both `a` and `a.b` (b may be a module)."""
+def imported_modules(path: Path, modules: set[str] | None = None) -> set[str]:
+    """Every module `path` imports, anywhere in it, relative imports resolved. `from a import b` is an
+    import of the module `a.b` when `modules` holds it, else of `a` (`b` is a name defined there)."""
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
@@ -37,12 +37,15 @@ def imported_modules(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                origin = ".".join([*base, node.module] if node.module else base)
+                parts = package.split(".")
+                origin = ".".join([*parts[: len(parts) - node.level + 1], *([node.module] if node.module else [])])
             else:
                 origin = node.module or ""
-            found.add(origin)
-            found.update(f"{origin}.{alias.name}" for alias in node.names)
+            for alias in node.names:
+                submodule = f"{origin}.{alias.name}"
+                found.add(submodule if modules is None or submodule in modules else origin)
+            if modules is None:
+                found.add(origin)
     return found
 
 
@@ -65,3 +68,44 @@ def test_it_reads_faces_through_one_bridge_only():
     }
     assert not unexpected, f"import the pipeline through matching.reading: {sorted(unexpected)}"
     assert "matching.reading" in importers
+
+
+APP_TREES = ("credentials", "enrollment", "matching")
+GROUND_FLOOR = "facenition"
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module → the project modules it imports, over the ground floor and the apps."""
+    paths = python_files(GROUND_FLOOR, *APP_TREES)
+    modules = {module_name(path) for path in paths}
+    return {module_name(path): imported_modules(path, modules) & modules for path in paths}
+
+
+def test_the_ground_floor_imports_no_app():
+    upward = {
+        module: sorted(target for target in targets if target.split(".")[0] in APP_TREES)
+        for module, targets in import_graph().items()
+        if module.split(".")[0] == GROUND_FLOOR
+    }
+    assert not {module: targets for module, targets in upward.items() if targets}
+
+
+def test_no_two_modules_import_each_other_even_through_others():
+    graph = import_graph()
+    circles, done, path = [], set(), []
+
+    def visit(module: str) -> None:
+        if module in path:
+            circles.append(path[path.index(module) :] + [module])
+            return
+        if module in done:
+            return
+        path.append(module)
+        for target in sorted(graph[module]):
+            visit(target)
+        path.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module)
+    assert not circles, "\n".join(" → ".join(circle) for circle in circles)

@@ -118,7 +118,7 @@ def test_existing_galleries_are_sealed_again_under_subject_keys(galleries_sealed
     still listed) move to a key of their subject's own; the metadata is sealed; a rollback undoes it."""
     import numpy as np
 
-    from enrollment.protection.keyring import GALLERY_EMBEDDINGS, TokenKey
+    from facenition.keyring import GALLERY_EMBEDDINGS, TokenKey
     from matching.sealing import Sealer, face_associated_data
 
     settings.FACENITION_RETIRED_TOKEN_KEYS = retired = "a retired token key " + "r" * 40

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from enrollment.protection.keyring import GALLERY_EMBEDDINGS, TokenKey
+from facenition.keyring import GALLERY_EMBEDDINGS, TokenKey
 from matching.gallery_index import gallery_forget_cached
 from matching.gallery_keys import gallery_key_wrapper, subject_sealer
 from matching.models import Face, Gallery, SubjectKey
