@@ -10,9 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PIPELINE_IMPORTERS_ALLOWED = {
     # The bridge itself.
     "matching.reading": "the one bridge",
-    # They build pipelines under descriptors, alignments and schedules other than the server's: that
-    # is what they measure.
-    "matching.management.commands.calibrate_match": "calibrates other configurations",
+    # The calibration commands read the face set with pipelines under descriptors, alignments and
+    # schedules other than the server's: that is what they measure.
+    "matching.management.pipeline_options": "reads photos under other configurations",
     "matching.management.commands.measure_robustness": "measures other configurations",
 }
 # Whole trees that may: they measure or test the pipeline itself, outside any request.
@@ -109,3 +109,12 @@ def test_no_two_modules_import_each_other_even_through_others():
     for module in sorted(graph):
         visit(module)
     assert not circles, "\n".join(" → ".join(circle) for circle in circles)
+
+
+def test_no_management_command_imports_another():
+    commands = [path for path in python_files(*APP_TREES) if path.parent.name == "commands"]
+    names = {module_name(path) for path in commands}
+    reaching = {
+        module_name(path): sorted(imported_modules(path, names) & names - {module_name(path)}) for path in commands
+    }
+    assert not {command: others for command, others in reaching.items() if others}
