@@ -62,7 +62,7 @@ test-names:
 	@echo "TEST_REDIS_URL=$(TEST_REDIS_URL)"
 
 # Everything but the tests that need the face models, a Celery worker or the fake SMTP/SMS servers,
-# and those that start gunicorn or another process that loads the app (markers in pytest.ini).
+# and those that start gunicorn or another process that loads the app (markers in pyproject.toml).
 test-fast: setup-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) -m pytest -m "not faces and not worker and not network and not subprocess" $(PYTEST_ARGS)

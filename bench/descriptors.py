@@ -30,7 +30,7 @@ from django.conf import settings  # noqa: E402
 from bench.common import load, machine, table  # noqa: E402
 from facenition.faceset import labelled_photos  # noqa: E402
 from matching.pipeline import FacePipeline, decode_image  # noqa: E402
-from matching.services import pipeline_config  # noqa: E402
+from matching.reading import pipeline_config  # noqa: E402
 
 VARIANTS = {
     "plain": {"descriptor": "plain"},

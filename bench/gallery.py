@@ -87,17 +87,12 @@ from matching.accuracy import (  # noqa: E402
     identification_threshold,
     largest_gallery,
 )
+from matching.galleries import gallery_enroll_embeddings, gallery_forget, gallery_nearest, owner_of  # noqa: E402
 from matching.gallery_index import cached_gallery, gallery_forget_cached, gallery_size  # noqa: E402
 from matching.models import Gallery  # noqa: E402
 from matching.pipeline import cosine_distance, decode_image  # noqa: E402
+from matching.reading import face_pipeline  # noqa: E402
 from matching.search import IvfIndex, unit_rows  # noqa: E402
-from matching.services import (  # noqa: E402
-    face_pipeline,
-    gallery_enroll_embeddings,
-    gallery_forget,
-    gallery_nearest,
-    owner_of,
-)
 
 
 def rss_bytes(field="VmRSS"):

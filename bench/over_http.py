@@ -309,7 +309,7 @@ def pipeline_yardstick(faces_dir, repeat=7):
     import numpy as np
 
     from matching.pipeline import decode_image
-    from matching.services import face_pipeline
+    from matching.reading import face_pipeline
 
     pipeline = face_pipeline().load()
     contents = [(faces_dir / PROBE).read_bytes(), (faces_dir / REFERENCE).read_bytes()]
@@ -330,7 +330,7 @@ def parallel_ceiling(faces_dir, seconds=8):
     import multiprocessing
 
     from matching.pipeline import decode_image
-    from matching.services import face_pipeline
+    from matching.reading import face_pipeline
 
     pipeline = face_pipeline().warm_up()
     contents = [(faces_dir / PROBE).read_bytes(), (faces_dir / REFERENCE).read_bytes()]

@@ -53,7 +53,7 @@ from matching.pipeline import (  # noqa: E402
     get_pipeline,
     weights_dir,
 )
-from matching.services import face_pipeline  # noqa: E402
+from matching.reading import face_pipeline  # noqa: E402
 
 WARM_UP_PHOTOS = 3
 

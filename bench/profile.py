@@ -104,7 +104,7 @@ def main():
     args = parser.parse_args()
     os.environ.setdefault("REDIS_URL", "")
     faces_dir, _ = bench_setup(args.database_url)
-    from matching.services import face_pipeline
+    from matching.reading import face_pipeline
 
     face_pipeline().warm_up()
     results = {schedule: profile(schedule, faces_dir, args.requests) for schedule in ("thorough", "cheap-first")}

@@ -4,6 +4,8 @@ with a real database but no provider says that its codes go to the log."""
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
+from facenition.checks import WORKER
+
 
 @register()
 def delivery_configured(app_configs, **kwargs):
@@ -28,7 +30,7 @@ def delivery_configured(app_configs, **kwargs):
     return problems
 
 
-@register()
+@register(WORKER)
 def broker_redelivers_within_a_codes_life(app_configs, **kwargs):
     """A task whose worker died comes back after the visibility timeout: while its code still works,
     and not before the longest retry back-off, which the broker also holds unacknowledged."""

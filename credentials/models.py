@@ -9,11 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from enrollment.protection.keyring import ONE_TIME_CODES, keyring_from
-
-
-def token_keyring():
-    return keyring_from(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)
+from facenition.keyring import ONE_TIME_CODES, token_keyring
 
 
 class CodeKeyMissing(Exception):

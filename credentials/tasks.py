@@ -7,21 +7,19 @@ from django.conf import settings
 from django.utils import timezone
 
 from .delivery import DeliveryFailed
+from .services import credentials_purge, verification_deliver
+from .worker_keys import worker_keys_announce, worker_keys_withdraw
 
 log = logging.getLogger("facenition.credentials")
 
 
 @worker_ready.connect
 def announce_token_keys(sender, **kwargs):
-    from .worker_keys import worker_keys_announce
-
     worker_keys_announce(hostname=sender.hostname)
 
 
 @worker_shutdown.connect
 def withdraw_token_keys(sender, **kwargs):
-    from .worker_keys import worker_keys_withdraw
-
     worker_keys_withdraw(hostname=sender.hostname)
 
 
@@ -29,8 +27,6 @@ def withdraw_token_keys(sender, **kwargs):
 def deliver_code(self, verification_id, channel):
     """Sends one channel's code. Provider errors are retried with a doubling delay, up to
     FACENITION_DELIVERY_MAX_RETRIES times and never once the code has expired."""
-    from .services import verification_deliver  # services queue this task: they import it, it imports them here
-
     retries = self.request.retries
     delay = settings.FACENITION_DELIVERY_RETRY_SECONDS * 2**retries
     retry_at = timezone.now() + timedelta(seconds=delay) if retries < settings.FACENITION_DELIVERY_MAX_RETRIES else None
@@ -43,8 +39,6 @@ def deliver_code(self, verification_id, channel):
 
 @shared_task(acks_late=True)
 def purge_expired_credentials():
-    from .services import credentials_purge
-
     result = credentials_purge()
     log.info(
         "purged %d expired verification(s) and %d expired or revoked client token(s)",

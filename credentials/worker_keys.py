@@ -13,7 +13,7 @@ import time
 import redis
 from django.conf import settings
 
-from .models import token_keyring
+from facenition.keyring import token_keyring
 
 log = logging.getLogger("facenition.credentials")
 

@@ -1,10 +1,10 @@
 from rest_framework import serializers
 
-from facenition.api.fields import AccuracyField
-from facenition.api.images import images_from_request
 from facenition.api.ratelimits import PerClientToken
 from facenition.api.schema import ACCURACY, STAMP, STATUS_MEANING, answer, endpoint
 from facenition.api.views import FacenitionViewSet
+from matching.fields import AccuracyField
+from matching.intake import images_from_request
 
 from .services import enrollment_authenticate, enrollment_generate, enrollment_revoke, enrollment_rotate
 

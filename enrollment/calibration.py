@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facenition.keyring import TokenKey
 from matching.calibration import (
     PeopleOut,
     Tally,
@@ -27,11 +28,10 @@ from matching.calibration import (
     normal_fit,
     people_pair,
 )
-from matching.pipeline import cosine_distance
+from matching.reading import cosine_distance
 
 from .protection import code, commit, open_commitment
 from .protection.binarisation import Population, templates
-from .protection.keyring import TokenKey
 
 FIT_SEED = 0
 

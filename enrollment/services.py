@@ -1,11 +1,10 @@
 """/generate, /authenticate, /revoke and /rotate: identity tokens over protected face templates.
 
-Faces are read through matching.services; the protection scheme (enrollment.protection) knows
+Faces are read through matching.reading; the protection scheme (enrollment.protection) knows
 nothing of Django. The only row kept per enrollment holds bookkeeping and a digest of the token.
 """
 
 import hmac
-import itertools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,22 +17,26 @@ from django.utils import timezone
 
 from credentials.models import Client, secret_digest
 from facenition.errors import BadRequest, Conflict, Forbidden, Gone, NotFound, TooManyRequests
-from matching.accuracy import DEFAULT_ACCURACY, MATCH_THRESHOLDS, MIN_ACCURACY
-from matching.pipeline import Embedding, Readable
-from matching.services import FaceReading, cosine_distance, faces_read, mean_embedding
+from facenition.keyring import TokenKey, token_keyring
+from matching.accuracy import DEFAULT_ACCURACY
+from matching.reading import (
+    Embedding,
+    FaceReading,
+    Readable,
+    faces_read,
+    mean_embedding,
+    photos_disagree,
+)
 
 from .models import Enrollment
 from .protection import (
     SCHEME_VERSION,
     EnrollmentId,
     IdentityToken,
-    Keyring,
     MalformedToken,
-    TokenKey,
     UnknownKey,
     accepts,
     commit,
-    keyring_from,
     open_commitment,
     token_decode,
     token_encode,
@@ -63,11 +66,6 @@ class Attempt:
     outcome: Any = None
 
 
-def token_keyring() -> Keyring:
-    """The token keys the settings name: FACENITION_TOKEN_KEY and FACENITION_RETIRED_TOKEN_KEYS."""
-    return keyring_from(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)
-
-
 def _lifetime(expires_in: int | None) -> timedelta:
     longest = settings.FACENITION_IDENTITY_TOKEN_MAX_SECONDS
     if expires_in is None:
@@ -78,22 +76,8 @@ def _lifetime(expires_in: int | None) -> timedelta:
 
 
 def _disagreement(readings: Sequence[FaceReading]) -> str | None:
-    """Why the photos do not show one person, naming the photo that disagrees with the most others, or
-    None when every pair is within /match's most tolerant level. A mean of several people's faces is
-    no one's face, and can come closer to a stranger's template than any of them."""
-    threshold = MATCH_THRESHOLDS[MIN_ACCURACY]
-    apart: dict[str, list[str]] = {reading.label: [] for reading in readings}
-    for first, second in itertools.combinations(readings, 2):
-        if cosine_distance(first.face.embedding, second.face.embedding) > threshold:
-            apart[first.label].append(second.label)
-            apart[second.label].append(first.label)
-    worst = max(reversed(readings), key=lambda reading: len(apart[reading.label]))
-    if not apart[worst.label]:
-        return None
-    return (
-        f"{worst.label} does not show the same person as {', '.join(apart[worst.label])}; "
-        "send photos of one person only."
-    )
+    problem = photos_disagree(readings)
+    return f"{problem}; send photos of one person only." if problem else None
 
 
 def _require_one_person(readings: Sequence[FaceReading]) -> None:

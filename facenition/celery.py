@@ -12,10 +12,14 @@ app.autodiscover_tasks()
 
 @worker_init.connect
 def refuse_to_start_with_inconsistent_settings(**kwargs):
-    """A worker whose broker would hand back a dead worker's task only after the code expired stops here."""
-    from credentials.checks import broker_redelivers_within_a_codes_life
+    """A worker stops here on an error of the checks the apps tag WORKER (a broker that would hand back
+    a dead worker's task only after its code expired, say). Django is set up by now, and every app's
+    checks registered: Celery's Django fix-up does it as the worker imports its modules."""
+    from django.core.checks import run_checks
 
-    errors = broker_redelivers_within_a_codes_life(None)
+    from facenition.checks import WORKER
+
+    errors = [message for message in run_checks(tags=[WORKER]) if message.is_serious()]
     if errors:
         raise SystemExit("\n".join(f"{error.id}: {error.msg}" for error in errors))
 

@@ -1,11 +1,16 @@
 """Start-up checks of the project's own settings: a server with a missing or short secret refuses to start.
 
-Each app registers its own checks (`credentials.checks`, `matching.checks`); the embedded fallbacks
+Each app registers its own checks (`credentials.checks`, `enrollment.checks`, `matching.checks`); the embedded fallbacks
 are announced once, in the server's log (`facenition.startup`)."""
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
-from django.db import DatabaseError
+from django.core.checks import CheckMessage, Error, Warning, register
+from django.db.models import Count
+
+from .keyring import parse_retired, token_keyring
+
+# Checks a Celery worker runs before it takes a task (facenition.celery), as well as at every start-up.
+WORKER = "worker"
 
 
 @register()
@@ -26,8 +31,6 @@ def secrets_configured(app_configs, **kwargs):
 
 
 def token_keys_problems():
-    from enrollment.protection.keyring import parse_retired
-
     key = settings.FACENITION_TOKEN_KEY
     if key == settings.MISSING_TOKEN_KEY:
         return [
@@ -90,54 +93,12 @@ KEY_BACK_HINT = (
 )
 
 
-@register(Tags.database)
-def sealed_under_keys_held(app_configs, databases=None, **kwargs):
-    """Live identity tokens and gallery subjects (whose keys open their faces) sealed under a token key the server no longer holds
-    (neither FACENITION_TOKEN_KEY nor one of FACENITION_RETIRED_TOKEN_KEYS) cannot be opened. Counted
-    among the database checks, which `migrate` runs on every release (and `check --database default`)."""
-    if not databases:
-        return []
-    from django.utils import timezone
-
-    from enrollment.models import Enrollment
-    from enrollment.protection.keyring import keyring_from
-    from matching.models import SubjectKey
-
-    keyring = keyring_from(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)
-    held = {key.key_id.hex() for key in keyring.keys}
-    # A fit1 token names no key (each held key is tried in turn): it cannot be counted here.
-    live_tokens = Enrollment.objects.filter(revoked_at__isnull=True, expires_at__gt=timezone.now()).exclude(key_id="")
-    try:
-        tokens = _counts_by_missing_key(live_tokens, held)
-        subjects = _counts_by_missing_key(SubjectKey.objects.all(), held)
-    except DatabaseError:  # not migrated yet: nothing is sealed
-        return []
-    problems: list[CheckMessage] = []
-    if tokens:
-        problems.append(
-            Warning(
-                f"Live identity tokens are sealed under token keys this server no longer holds ({tokens}): "
-                "clients presenting them are answered 409.",
-                hint=KEY_BACK_HINT,
-                id="facenition.W004",
-            )
-        )
-    if subjects:
-        problems.append(
-            Warning(
-                f"Gallery subjects' keys are wrapped under token keys this server no longer holds ({subjects}): "
-                "their faces cannot be opened, and their galleries cannot be searched (502).",
-                hint=KEY_BACK_HINT,
-                id="facenition.W005",
-            )
-        )
-    return problems
-
-
-def _counts_by_missing_key(rows, held):
-    """'key 1a2b3c4d: 12, ...' for the rows whose key_id is not among `held`, or ''."""
-    from django.db.models import Count
-
+def count_missing_keys(rows) -> str:
+    """'key 1a2b3c4d: 12, ...' for the rows whose key_id names a token key this server does not hold
+    (neither FACENITION_TOKEN_KEY nor one of FACENITION_RETIRED_TOKEN_KEYS), or ''. Each app counts
+    what it seals with it, among the database checks, which `migrate` runs on every release (and
+    `check --database default`); raises DatabaseError before the app is migrated."""
+    held = {key.key_id.hex() for key in token_keyring().keys}
     counts = rows.exclude(key_id__in=held).order_by("key_id").values_list("key_id").annotate(n=Count("pk"))
     return ", ".join(f"key {key_id or '(none)'}: {count}" for key_id, count in counts)
 

@@ -7,145 +7,39 @@ the database. Both fallbacks are announced in the log at start-up.
 
 import logging
 import os
-import re
 import sys
 import warnings
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from facenition.env import (
+    env,
+    envbool,
+    envchoice,
+    envfloat,
+    envint,
+    envorigins,
+    envrate,
+    envurl,
+    load_dotenv,
+    problems,
+)
 from facenition.requestid import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 log = logging.getLogger("facenition")
 
-
-def load_dotenv(path):
-    """Reads KEY=VALUE lines from `.env` (written by `make setup`); the real environment wins. An empty
-    value means unset, as it does in `env()`: it is not put in the environment, where libraries that
-    read their own variables (prometheus_client's PROMETHEUS_MULTIPROC_DIR) would take "" for a value."""
-    if not path.is_file():
-        return
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            value = value.strip().strip("'\"")
-            if value:
-                os.environ.setdefault(key.strip(), value)
-
-
 load_dotenv(BASE_DIR / ".env")
-
-
-class SettingsProblems(list):
-    """Every bad value found while reading the environment; start-up stops on the first read if any."""
-
-    def add(self, name, value, expected):
-        self.append(f"{name}={value!r}: expected {expected}.")
-
-
-problems = SettingsProblems()
-
-
-def env(name, default=""):
-    """The variable's value; unset and empty both mean the default."""
-    return os.environ.get(name) or default
-
-
-TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("0", "false", "no", "off")
-
-
-def envbool(name, default=False):
-    value = env(name).strip().lower()
-    if not value:
-        return default
-    if value in TRUE_WORDS:
-        return True
-    if value in FALSE_WORDS:
-        return False
-    problems.add(name, env(name), "true or false (also 1/0, yes/no, on/off)")
-    return default
-
-
-def envint(name, default, minimum=0):
-    value = env(name).strip()
-    if not value:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        number = None
-    if number is None or number < minimum:
-        problems.add(name, value, f"a whole number, at least {minimum}")
-        return default
-    return number
-
-
-def envfloat(name, default, minimum=0.0):
-    value = env(name).strip()
-    if not value:
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        number = None
-    if number is None or not number >= minimum:
-        problems.add(name, value, f"a number, at least {minimum:g}")
-        return default
-    return number
-
-
-def envchoice(name, default, choices):
-    value = env(name, default).strip()
-    if value not in choices:
-        problems.add(name, value, "one of " + ", ".join(choices))
-        return default
-    return value
-
-
-RATE = re.compile(r"^(?P<count>[1-9][0-9]*)/(?P<multiplier>[1-9][0-9]*)?(?P<unit>[smhd])$")
-
-
-def envrate(name, default):
-    """A django-ratelimit rate, "count/period": "60/m", "5/10m" (units s, m, h, d)."""
-    value = env(name, default).strip()
-    if not RATE.match(value):
-        problems.add(name, value, 'a rate "count/period" such as 60/m or 5/10m (period units s, m, h, d)')
-        return default
-    return value
-
-
-ORIGIN = re.compile(r"^https?://[^/?#\s]+$")
-
-
-def envorigins(name):
-    """Comma-separated browser origins, scheme and host (and port) only: https://app.example.com."""
-    origins = [part.strip() for part in env(name).split(",") if part.strip()]
-    if not all(ORIGIN.match(origin) for origin in origins):
-        problems.add(name, env(name), "comma-separated origins such as https://app.example.com (no path)")
-        return []
-    return origins
-
-
-def envurl(name, schemes):
-    value = env(name).strip()
-    if value and urlsplit(value).scheme not in schemes:
-        problems.add(name, value, "a URL starting with " + " or ".join(f"{scheme}://" for scheme in schemes))
-        return ""
-    return value
-
 
 DEBUG = envbool("DEBUG")
 TESTING = "pytest" in sys.modules
 # A missing secret is reported by the system check facenition.E001 rather than papered over.
 MISSING_SECRET = "missing-secret-key"
 SECRET_KEY = env("SECRET_KEY") or ("test-only-secret-key-" + "x" * 40 if TESTING else MISSING_SECRET)
-# The key that seals identity tokens and derives one-time codes (enrollment/protection/keyring.py),
+# The key that seals identity tokens and derives one-time codes (facenition/keyring.py),
 # apart from SECRET_KEY so that rotating Django's key changes nothing for tokens. Required: the check
 # facenition.E004 stops a server without it, but for the tests and the embedded default (no
 # DATABASE_URL), which run with a fixed development key and say so (facenition.W002).
@@ -366,7 +260,7 @@ CORS_EXPOSE_HEADERS = ("x-request-id", "retry-after")
 
 REST_FRAMEWORK = {
     "DEFAULT_VERSIONING_CLASS": "facenition.api.versioning.FacenitionVersioning",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["facenition.api.auth.ClientTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["credentials.auth.ClientTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["facenition.api.auth.HasClientToken"],
     "DEFAULT_PARSER_CLASSES": [
         "facenition.api.parsers.JSONParser",

@@ -8,9 +8,9 @@ from django.db.models import Count
 
 from facenition.admin import ReadOnlyModelAdmin, guarded_action
 
+from .galleries import gallery_forget, gallery_subject_metadata
 from .models import Face, Gallery, Subject
 from .sealing import SealBroken
-from .services import gallery_forget, gallery_subject_metadata
 
 
 @admin.register(Gallery)

@@ -2,21 +2,21 @@ import json
 
 from rest_framework import serializers
 
-from facenition.api.fields import AccuracyField
-from facenition.api.images import images_from_request
 from facenition.api.ratelimits import PerClientToken
 from facenition.api.schema import ACCURACY, BOX, STAMP, answer, endpoint
 from facenition.api.views import FacenitionViewSet
 
-from .services import (
+from .fields import AccuracyField
+from .galleries import (
     MAX_CANDIDATES,
-    faces_match,
     gallery_enroll,
     gallery_forget,
     gallery_identify,
     gallery_subjects,
     owner_of,
 )
+from .intake import images_from_request
+from .services import faces_match
 
 
 class MatchViewSet(FacenitionViewSet):

@@ -25,7 +25,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .pipeline import cosine_distance
+from .reading import cosine_distance
 
 
 @dataclass(frozen=True)

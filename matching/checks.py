@@ -1,13 +1,17 @@
 """Start-up checks of the face pipeline: a server whose model weights are missing, or whose face settings are
-not ones the pipeline knows, refuses to start."""
+not ones the pipeline knows, refuses to start; gallery subjects whose keys the server cannot open."""
 
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.checks import Warning as CheckWarning
+from django.db import DatabaseError
 
-from .pipeline import ALIGN_ON, DESCRIPTORS, missing_weights
+from facenition.checks import KEY_BACK_HINT, count_missing_keys
+
+from .models import SubjectKey
+from .reading import ALIGN_ON, DESCRIPTORS, missing_weights
 
 
 @register()
@@ -94,3 +98,25 @@ def gallery_index_available(app_configs: Any, **kwargs: Any) -> list[CheckMessag
             )
         ]
     return []
+
+
+@register(Tags.database)
+def subjects_sealed_under_keys_held(app_configs: Any, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Gallery subjects whose keys (which open their faces) are wrapped under a token key the server no
+    longer holds cannot be opened."""
+    if not databases:
+        return []
+    try:
+        subjects = count_missing_keys(SubjectKey.objects.all())
+    except DatabaseError:  # not migrated yet: nothing is sealed
+        return []
+    if not subjects:
+        return []
+    return [
+        CheckWarning(
+            f"Gallery subjects' keys are wrapped under token keys this server no longer holds ({subjects}): "
+            "their faces cannot be opened, and their galleries cannot be searched (502).",
+            hint=KEY_BACK_HINT,
+            id="facenition.W005",
+        )
+    ]

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 
+from .gallery_keys import gallery_key_wrappers
 from .models import Face, Gallery, Subject
 from .sealing import EMBEDDING_DTYPE, Sealer, open_face, open_subject_key
 from .search import DIMENSIONS, ExactIndex, IvfIndex, Neighbour
@@ -59,19 +60,13 @@ def _index_kind(subject_count: int) -> str:
     return "exact"
 
 
-def _wrappers():
-    from .services import gallery_key_wrappers
-
-    return gallery_key_wrappers()
-
-
 def subject_centroids(gallery_id: int, faces, expected: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(subject ids, matrix) from (face id, subject id, sealed, wrapped subject key, key id) rows in
     any order. Each subject's unit row is the mean of its faces' embeddings, summed straight into one
     float32 matrix sized for `expected` subjects and a little room to grow: its first len(ids) rows
     are the subjects'. Faces are opened a chunk at a time, so no more than a chunk of them is held
     besides the matrix."""
-    wrappers = _wrappers()
+    wrappers = gallery_key_wrappers()
     matrix = _Sums(expected)
     for chunk in _chunks(faces, FETCH_CHUNK):
         sealers: dict[int, Sealer] = {}  # each subject's key is unwrapped once a chunk

@@ -1,5 +1,5 @@
 """Gallery data at rest, crypto-shredded: each subject has its own random 256-bit data key, stored
-only wrapped (AES-GCM) under the token key's gallery sub-key (`enrollment.protection.keyring`, the
+only wrapped (AES-GCM) under the token key's gallery sub-key (`facenition.keyring`, the
 one place sub-keys are derived); the subject's faces and metadata are sealed under that data key.
 Deleting a subject's wrapped key erases its faces and metadata wherever a copy of their ciphertext
 survives (PostgreSQL's free space, its WAL, a dump of the face table): the token key alone opens

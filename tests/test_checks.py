@@ -116,7 +116,7 @@ def test_tokens_and_gallery_faces_sealed_under_a_key_no_longer_held_are_counted_
 
     from credentials.services import client_create
     from enrollment.models import Enrollment
-    from enrollment.protection.keyring import TokenKey
+    from facenition.keyring import TokenKey
     from matching.models import Gallery, Subject, SubjectKey
 
     client = client_create(name="a client")

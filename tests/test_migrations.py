@@ -118,7 +118,7 @@ def test_existing_galleries_are_sealed_again_under_subject_keys(galleries_sealed
     still listed) move to a key of their subject's own; the metadata is sealed; a rollback undoes it."""
     import numpy as np
 
-    from enrollment.protection.keyring import GALLERY_EMBEDDINGS, TokenKey
+    from facenition.keyring import GALLERY_EMBEDDINGS, TokenKey
     from matching.sealing import Sealer, face_associated_data
 
     settings.FACENITION_RETIRED_TOKEN_KEYS = retired = "a retired token key " + "r" * 40
@@ -145,12 +145,13 @@ def test_existing_galleries_are_sealed_again_under_subject_keys(galleries_sealed
 
     migrate(leaves())
 
+    from matching.galleries import gallery_subject_metadata
     from matching.gallery_index import _face_rows, subject_centroids
+    from matching.gallery_keys import subject_sealer
     from matching.models import Face as LiveFace
     from matching.models import Subject as LiveSubject
     from matching.models import SubjectKey
     from matching.sealing import open_face
-    from matching.services import gallery_subject_metadata, subject_sealer
 
     current = keys[0].key_id.hex()
     assert set(SubjectKey.objects.values_list("key_id", flat=True)) == {current}

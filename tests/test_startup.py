@@ -60,7 +60,7 @@ def test_web_modules_import_no_heavy_library_until_a_face_is_read():
 
 @pytest.mark.faces
 def test_the_dlib_pipeline_never_imports_tensorflow():
-    code = "import django\ndjango.setup()\nfrom matching.services import face_pipeline\nface_pipeline().warm_up()"
+    code = "import django\ndjango.setup()\nfrom matching.reading import face_pipeline\nface_pipeline().warm_up()"
     assert set(imported_heavy_libraries(code)) & {"tensorflow", "tf_keras", "keras", "torch", "onnxruntime"} == set()
 
 

@@ -12,7 +12,7 @@ The construction, in order:
 2. Commit (`code`): draw a random 46-bit key, encode it with BCH(1023, 46), which corrects up to
    219 bit errors, and keep the codeword XOR the template bits as helper data.
 3. Seal (`tokens`): the helper data and a hash of the key are encrypted under sub-keys of the token
-   key (`keyring`: HKDF per purpose, a key id in every token, retired keys still accepted), and the
+   key (`facenition.keyring`: HKDF per purpose, a key id in every token, retired keys still accepted), and the
    token is signed under a third, so a token (or a stolen database plus tokens) gives an attacker
    neither the template bits nor anything to test key guesses against offline.
 4. Open: XOR the helper data with the probe's bits (same seed, same rotation), decode; the probe
@@ -21,7 +21,6 @@ The construction, in order:
 """
 
 from .code import warm_up
-from .keyring import Keyring, TokenKey, keyring_from
 from .scheme import ERRORS_ALLOWED, Commitment, accepts, commit, helper_bits, open_commitment
 from .tokens import (
     SCHEME_VERSION,
@@ -41,11 +40,8 @@ __all__ = [
     "EnrollmentId",
     "accepts",
     "IdentityToken",
-    "Keyring",
     "MalformedToken",
-    "TokenKey",
     "UnknownKey",
-    "keyring_from",
     "commit",
     "helper_bits",
     "open_commitment",

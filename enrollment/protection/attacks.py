@@ -29,7 +29,8 @@ from .binarisation import _EDGES, BITS_PER_COMPONENT, CELLS, DEPLOYED, TEMPLATE_
 from .scheme import helper_bits
 
 if TYPE_CHECKING:
-    from .keyring import TokenKey
+    from facenition.keyring import TokenKey
+
     from .tokens import IdentityToken
 
 Bits = npt.NDArray[np.uint8]

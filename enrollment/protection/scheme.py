@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from facenition.keyring import HELPER_DATA, KEY_CHECK, TokenKey
+
 from . import code
 from .binarisation import DEPLOYED, TEMPLATE_BITS, Population, template_bits
 from .code import Bits
-from .keyring import HELPER_DATA, KEY_CHECK, TokenKey
 
 SEED_BYTES = 16
 HELPER_BYTES = (TEMPLATE_BITS + 7) // 8

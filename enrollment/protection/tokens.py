@@ -17,7 +17,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from .keyring import KEY_ID_BYTES, TOKEN_MAC, Keyring, TokenKey
+from facenition.keyring import KEY_ID_BYTES, TOKEN_MAC, Keyring, TokenKey
+
 from .scheme import CURRENT_VERSION, HELPER_BYTES, LEGACY_VERSION, SEED_BYTES, Commitment, reseal
 
 SCHEME_VERSION = CURRENT_VERSION

@@ -1,6 +1,6 @@
-"""Client-token authentication shared by every endpoint."""
+"""Where a request carries its client token, and the permission every endpoint but the public ones
+asks for. The token is checked where the tokens are (`credentials.auth`)."""
 
-from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
 from facenition.errors import BadRequest
@@ -27,20 +27,6 @@ def presented_client_token(request):
         value = data.get(TOKEN_FIELD, "") if hasattr(data, "get") else ""
         raw = value if isinstance(value, str) else ""
     return raw.strip()
-
-
-class ClientTokenAuthentication(BaseAuthentication):
-    def authenticate(self, request):
-        from credentials.services import client_token_authenticate
-
-        raw = presented_client_token(request)
-        if not raw:
-            return None
-        token = client_token_authenticate(raw=raw)
-        return (token, token)
-
-    def authenticate_header(self, request):
-        return TOKEN_HEADER
 
 
 class HasClientToken(BasePermission):

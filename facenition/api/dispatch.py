@@ -28,4 +28,6 @@ def by_version(views):
         chosen = max((v for v in versions if v <= version), default=versions[0])
         return views[chosen](request, *args, **kwargs)
 
+    # The OpenAPI schema describes each version's view (facenition.api.schema.public_endpoints).
+    dispatch.views = dict(views)  # type: ignore[attr-defined]
     return dispatch

@@ -5,11 +5,13 @@ images, its answer and the statuses only it gives. What every endpoint shares is
 error envelope, the client token (X-Auth-Token header or an `auth_token` field), both body forms
 (JSON with base64 images, or multipart files), X-API-Version, and the statuses any endpoint can
 answer. `public_endpoints` turns the URL configuration into the paths a caller uses: `/match` and
-`/v{version}/match`, v2-only endpoints under `/v2/` alone, `/generateToken` per version.
+`/v{version}/match`, v2-only endpoints under `/v2/` alone, an endpoint split by version
+(`/generateToken`) once per version.
 """
 
 import re
 
+from django.urls import URLResolver, get_resolver
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 
@@ -168,8 +170,6 @@ ENDPOINT_NAME = re.compile(r"^/(?:v\{version\}/)?(?P<name>[A-Za-z-]+(?:/[A-Za-z-
 
 def public_endpoints(endpoints, **kwargs):
     """spectacular's preprocessing hook: the paths a caller uses, each operation once per form."""
-    from credentials.api import ClientTokenViewSet, VerifiedClientTokenViewSet
-
     public = []
     for path, path_regex, method, callback in endpoints:
         found = ENDPOINT_NAME.match(path)
@@ -183,17 +183,26 @@ def public_endpoints(endpoints, **kwargs):
                     public.append((f"/v2/{name}", path_regex, method, callback))
             else:
                 public.append((f"/v{{version}}/{name}" if versioned else f"/{name}", path_regex, method, callback))
-    # /generateToken hands each version to a view of its own (facenition.api.dispatch).
-    public.append(("/generateToken", r"^generateToken/?$", "POST", ClientTokenViewSet.as_view({"post": "generate"})))
-    public.append(
-        (
-            "/v2/generateToken",
-            r"^v2/generateToken/?$",
-            "POST",
-            VerifiedClientTokenViewSet.as_view({"post": "generate"}),
-        )
-    )
+    # spectacular sees no view behind a pattern split by version (facenition.api.dispatch): each
+    # version's view is described here, the lowest without a prefix, as a caller reaches it.
+    for name, views in _split_by_version(get_resolver().url_patterns).items():
+        lowest = min(views)
+        for version, view in sorted(views.items()):
+            prefix = "" if version == lowest else f"v{version}/"
+            for method in view.actions:
+                public.append((f"/{prefix}{name}", f"^{prefix}{name}/?$", method.upper(), view))
     return public
+
+
+def _split_by_version(patterns) -> dict:
+    """{name: {version: view}} of every URL pattern that hands each version to a view of its own."""
+    found = {}
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            found.update(_split_by_version(pattern.url_patterns))
+        elif hasattr(pattern.callback, "views"):
+            found[str(pattern.pattern).removeprefix("^").removesuffix("/?$")] = pattern.callback.views
+    return found
 
 
 CLIENT_TOKEN_SCHEME = {

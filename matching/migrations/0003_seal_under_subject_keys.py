@@ -6,7 +6,7 @@ that sealed it (FACENITION_RETIRED_TOKEN_KEYS) and runs it again, rather than lo
 from django.conf import settings
 from django.db import migrations
 
-from enrollment.protection.keyring import GALLERY_EMBEDDINGS, keyring_from
+from facenition.keyring import GALLERY_EMBEDDINGS, keyring_from
 from matching.sealing import (
     Sealer,
     SealBroken,

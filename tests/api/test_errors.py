@@ -104,7 +104,7 @@ def test_a_post_to_the_reference_page_refused_by_csrf_answers_the_envelope():
 def test_a_request_that_waits_past_its_deadline_for_face_work_answers_503(authed, settings):
     import time
 
-    from matching.services import face_work
+    from matching.reading import face_work
     from tests.conftest import make_image_bytes, upload
 
     settings.FACENITION_REQUEST_DEADLINE_SECONDS = 1

@@ -188,7 +188,7 @@ def test_it_refuses_a_request_over_its_pixel_budget_before_decoding(authed, monk
 
 
 def test_it_decodes_one_image_at_a_time_each_just_before_it_is_read(authed, monkeypatch, settings):
-    from facenition.api import images
+    from matching import intake as images
     from matching.pipeline import Analysis, Box, Face
 
     events = []
@@ -220,8 +220,8 @@ def test_side_by_side_a_worker_holds_no_more_decoded_photos_than_its_photo_threa
     import threading
     import time
 
-    from facenition.api import images
-    from matching import services
+    from matching import intake as images
+    from matching import reading as services
     from matching.cores import CoreSlots
     from matching.pipeline import Analysis, Box, Face
 
@@ -314,7 +314,7 @@ def test_side_by_side_the_first_failing_photo_in_the_order_sent_is_named_and_no_
     import threading
     import time
 
-    from matching import services
+    from matching import reading as services
     from matching.cores import CoreSlots
     from matching.pipeline import Analysis
 

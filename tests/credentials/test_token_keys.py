@@ -7,9 +7,10 @@ import secrets
 
 import pytest
 
-from credentials.models import Channel, Delivery, Verification, token_keyring
+from credentials.models import Channel, Delivery, Verification
 from credentials.tasks import deliver_code
 from credentials.worker_keys import worker_keys_announce, worker_keys_withdraw
+from facenition.keyring import token_keyring
 
 from .support import confirm_codes, wait_for
 

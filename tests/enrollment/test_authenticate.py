@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from enrollment.models import Enrollment
 from enrollment.protection import ERRORS_ALLOWED
 from matching.pipeline import decode_image
-from matching.services import face_pipeline
+from matching.reading import face_pipeline
 
 from .conftest import authenticate, generate
 

@@ -8,10 +8,10 @@ from django.db import connection
 
 from enrollment.protection import accepts, open_commitment, token_decode
 from enrollment.protection.attacks import cosine_distance, invert, link
-from enrollment.services import token_keyring
-from facenition.api.images import decode_image
+from facenition.keyring import token_keyring
 from matching.accuracy import DEFAULT_ACCURACY, MATCH_THRESHOLDS
-from matching.services import faces_read
+from matching.intake import decode_image
+from matching.reading import faces_read
 
 from .conftest import authenticate, generate, images
 

@@ -17,9 +17,7 @@ import pytest
 
 from enrollment.protection import (
     IdentityToken,
-    Keyring,
     MalformedToken,
-    TokenKey,
     UnknownKey,
     code,
     commit,
@@ -29,7 +27,7 @@ from enrollment.protection import (
     token_reseal,
 )
 from enrollment.protection.binarisation import template_bits
-from enrollment.protection.keyring import HELPER_DATA, KEY_CHECK, PURPOSES, TOKEN_MAC
+from facenition.keyring import HELPER_DATA, KEY_CHECK, PURPOSES, TOKEN_MAC, Keyring, TokenKey
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SECRET = b"a server secret of some length " * 2

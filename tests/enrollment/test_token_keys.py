@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from enrollment.models import Enrollment
-from enrollment.protection import TokenKey
+from facenition.keyring import TokenKey
 
 from .conftest import authenticate, images
 

@@ -66,7 +66,7 @@ def other_client():
 def client_row(client_token):
     """The owner of the `authed` client's gallery."""
     from credentials.services import client_token_find
-    from matching.services import owner_of
+    from matching.galleries import owner_of
 
     return owner_of(client_token_find(raw=client_token))
 
@@ -75,7 +75,7 @@ def synthetic_subjects(owner, count, *, seed=0, prefix="synthetic"):
     """Adds `count` subjects of one random unit vector each: far from every real face."""
     import numpy as np
 
-    from matching.services import gallery_enroll_embeddings
+    from matching.galleries import gallery_enroll_embeddings
 
     rng = np.random.default_rng(seed)
     vectors = rng.standard_normal((count, 128)).astype(np.float32)

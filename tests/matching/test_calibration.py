@@ -11,7 +11,7 @@ from enrollment.protection.binarisation import DEPLOYED
 from matching.accuracy import MATCH_THRESHOLDS, TARGET_FALSE_MATCH_RATES
 from matching.calibration import PeopleOut, Sample, match_cross_validation, match_thresholds, read_samples, upper_bound
 from matching.pipeline import FacePipeline, decode_image
-from matching.services import face_pipeline
+from matching.reading import face_pipeline
 
 
 def binomial_at_most(k, n, p):

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from matching import services
+from matching import reading as services
 from matching.cores import CoreSlots
 
 HOLD_A_SLOT = """

@@ -1,7 +1,7 @@
 import pytest
 
+from matching.galleries import gallery_subject_metadata
 from matching.models import Face, Subject
-from matching.services import gallery_subject_metadata
 from tests.conftest import make_image_bytes
 from tests.matching.conftest import gallery_enroll
 

@@ -10,18 +10,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.core.management import call_command
 
-from enrollment.protection.keyring import PURPOSES, TokenKey
+from facenition.keyring import PURPOSES, TokenKey
+from matching.galleries import gallery_enroll_embeddings, gallery_forget, gallery_subject_metadata, gallery_subjects
 from matching.gallery_index import gallery_forget_cached, gallery_search, gallery_size
+from matching.gallery_keys import gallery_key_wrappers, subject_sealer
 from matching.models import Face, Gallery, Subject, SubjectKey
 from matching.sealing import SealBroken, face_associated_data, open_face, open_subject_key, seal_metadata
-from matching.services import (
-    gallery_enroll_embeddings,
-    gallery_forget,
-    gallery_key_wrappers,
-    gallery_subject_metadata,
-    gallery_subjects,
-    subject_sealer,
-)
 from tests.matching.conftest import synthetic_subjects
 
 pytestmark = [pytest.mark.django_db]

@@ -4,9 +4,10 @@ identified, 5 people never enrolled."""
 import pytest
 
 from matching.accuracy import DEFAULT_ACCURACY, MAX_ACCURACY, largest_gallery
+from matching.galleries import gallery_nearest
 from matching.models import Gallery
 from matching.pipeline import decode_image
-from matching.services import face_pipeline, gallery_nearest
+from matching.reading import face_pipeline
 from tests.matching.conftest import gallery_identify, synthetic_subjects
 
 pytestmark = [pytest.mark.django_db, pytest.mark.faces]

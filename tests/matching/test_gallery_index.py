@@ -4,10 +4,10 @@ itself (exact and approximate)."""
 import numpy as np
 import pytest
 
+from matching.galleries import gallery_forget
 from matching.gallery_index import cached_gallery, gallery_forget_cached, gallery_search, gallery_size
 from matching.models import REMOVALS_KEPT, Gallery
 from matching.search import ExactIndex, IvfIndex
-from matching.services import gallery_forget
 from tests.matching.conftest import synthetic_subjects
 
 pytestmark = [pytest.mark.django_db]
@@ -74,7 +74,7 @@ def test_a_gallery_remembers_a_bounded_number_of_removals(gallery):
 
 def test_another_gallerys_change_leaves_this_copy_alone(gallery, other_client):
     from credentials.services import client_token_find
-    from matching.services import owner_of
+    from matching.galleries import owner_of
 
     gallery_size(gallery)
     other = owner_of(client_token_find(raw=other_client._credentials["HTTP_X_AUTH_TOKEN"]))
@@ -130,8 +130,8 @@ def test_the_approximate_index_is_used_only_past_its_size_when_asked(gallery, se
 
 def test_a_subjects_row_is_the_mean_of_its_faces_however_they_are_fetched(client_row, monkeypatch):
     import matching.gallery_index as gallery_index
+    from matching.galleries import gallery_enroll_embeddings
     from matching.search import unit_rows
-    from matching.services import gallery_enroll_embeddings
 
     faces = {f"person-{i}": vectors_of(1 + i % 4, seed=i) for i in range(12)}
     gallery_enroll_embeddings(client=client_row, subjects=faces.items(), model_name="Dlib", detector_name="dlib")

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from enrollment.protection.keyring import GALLERY_EMBEDDINGS, TokenKey
+from facenition.keyring import GALLERY_EMBEDDINGS, TokenKey
 from matching.gallery_index import gallery_forget_cached
+from matching.gallery_keys import gallery_key_wrapper, subject_sealer
 from matching.models import Face, Gallery, SubjectKey
 from matching.sealing import SealBroken, Sealer, face_associated_data, open_subject_key
-from matching.services import gallery_key_wrapper, subject_sealer
 from tests.matching.conftest import gallery_enroll, gallery_identify
 
 pytestmark = [pytest.mark.django_db, pytest.mark.faces, pytest.mark.usefixtures("pipeline_reads_each_photo_once")]

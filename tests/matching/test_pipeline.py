@@ -16,7 +16,7 @@ from matching.pipeline import (
     weights_dir,
 )
 from matching.pipeline.weights import DESCRIPTOR, SHAPE_PREDICTOR
-from matching.services import face_pipeline, pipeline_config
+from matching.reading import face_pipeline, pipeline_config
 
 pytestmark = pytest.mark.faces
 

@@ -8,7 +8,7 @@ import pytest
 
 from matching.pipeline import FacePipeline, cosine_distance, decode_image
 from matching.pipeline.core import same_face
-from matching.services import face_pipeline
+from matching.reading import face_pipeline
 
 pytestmark = pytest.mark.faces
 

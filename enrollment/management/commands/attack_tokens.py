@@ -24,12 +24,12 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from enrollment.protection import IdentityToken, TokenKey, accepts, commit, open_commitment
+from enrollment.protection import IdentityToken, accepts, commit, open_commitment
 from enrollment.protection.attacks import ATTACK_TRIES, LINK_THRESHOLD, cosine_distance, invert, link
 from facenition.faceset import FaceSetMissing, labelled_photos
+from facenition.keyring import TokenKey
 from matching.accuracy import DEFAULT_ACCURACY, MATCH_THRESHOLDS
-from matching.pipeline import decode_image
-from matching.services import face_pipeline
+from matching.reading import decode_image, face_pipeline
 
 PHOTOS_PER_TOKEN = 3
 KEY = TokenKey(b"attack measurement key " * 3)

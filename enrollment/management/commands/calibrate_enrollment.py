@@ -17,7 +17,7 @@ from enrollment.calibration import token_cross_validation, token_fit
 from enrollment.protection import ERRORS_ALLOWED, warm_up
 from matching.accuracy import TARGET_FALSE_MATCH_RATES
 from matching.calibration import one_in, rate_cell, upper_bound
-from matching.management.commands.calibrate_match import add_pipeline_arguments, describe, samples_from_options
+from matching.management.pipeline_options import add_pipeline_arguments, describe, samples_from_options
 
 
 class Command(BaseCommand):

@@ -13,7 +13,7 @@ measures what these statistics give on people they were not derived from.
 from django.core.management.base import BaseCommand
 
 from enrollment.calibration import population_of
-from matching.management.commands.calibrate_match import add_pipeline_arguments, samples_from_options
+from matching.management.pipeline_options import add_pipeline_arguments, samples_from_options
 
 
 def format_vector(name, values):

@@ -3,8 +3,9 @@ import sys
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from enrollment.services import enrollment_reseal, token_keyring
+from enrollment.services import enrollment_reseal
 from facenition.errors import ApplicationError
+from facenition.keyring import token_keyring
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from enrollment.models import Enrollment
-from enrollment.services import token_keyring
+from facenition.keyring import token_keyring
 
 
 class Command(BaseCommand):

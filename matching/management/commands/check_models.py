@@ -3,8 +3,7 @@ import time
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
-from matching.pipeline import WeightsMissing, weights_dir
-from matching.services import face_pipeline
+from matching.reading import WeightsMissing, face_pipeline, weights_dir
 
 
 class Command(BaseCommand):

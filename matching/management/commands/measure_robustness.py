@@ -20,7 +20,7 @@ from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 from facenition.faceset import labelled_photos
 from matching.accuracy import MATCH_THRESHOLDS
 from matching.calibration import rate_cell, read_samples
-from matching.management.commands.calibrate_match import add_pipeline_arguments, samples_from_options
+from matching.management.pipeline_options import add_pipeline_arguments, samples_from_options
 from matching.pipeline import cosine_distance, decode_image, get_pipeline
 
 LEVELS = (1, 2, 4, 8)

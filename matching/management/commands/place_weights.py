@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from matching.pipeline import place_weights, weights_dir
+from matching.reading import place_weights, weights_dir
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from matching.services import gallery_reseal
+from matching.galleries import gallery_reseal
 
 
 class Command(BaseCommand):

@@ -1,6 +1,7 @@
 """The token keys, and every key the server derives from them: the one place sub-keys are made.
 
-Django-free: the settings are read by the callers (`token_keyring()` in enrollment.services).
+Every app reads the server's keys through `token_keyring()`; the rest is Django-free, so that the
+protection scheme (enrollment.protection) and the benchmarks use it without settings.
 
 `FACENITION_TOKEN_KEY` is the current key: new identity tokens and one-time codes use it.
 `FACENITION_RETIRED_TOKEN_KEYS` (comma-separated) lists keys that still open the tokens sealed
@@ -86,3 +87,11 @@ def keyring_from(current: str, retired: str = "") -> Keyring:
     """The keyring of FACENITION_TOKEN_KEY (`current`) and FACENITION_RETIRED_TOKEN_KEYS (`retired`),
     built once per pair of values."""
     return Keyring(current.encode(), [secret.encode() for secret in parse_retired(retired)])
+
+
+def token_keyring() -> Keyring:
+    """The token keys the settings name: FACENITION_TOKEN_KEY and FACENITION_RETIRED_TOKEN_KEYS."""
+    # Imported here, not above: what the module holds besides this reader must import without Django.
+    from django.conf import settings
+
+    return keyring_from(settings.FACENITION_TOKEN_KEY, settings.FACENITION_RETIRED_TOKEN_KEYS)

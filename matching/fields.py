@@ -1,6 +1,8 @@
+"""The accuracy level as every face endpoint takes it (`/match`, `/generate`, `/gallery/identify`...)."""
+
 from rest_framework import serializers
 
-from matching.accuracy import DEFAULT_ACCURACY, MAX_ACCURACY, MIN_ACCURACY
+from .accuracy import DEFAULT_ACCURACY, MAX_ACCURACY, MIN_ACCURACY
 
 
 class AccuracyField(serializers.IntegerField):

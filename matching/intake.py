@@ -18,7 +18,8 @@ from django.core.files.uploadedfile import UploadedFile
 from rest_framework.request import Request
 
 from facenition.errors import BadRequest, human_size
-from matching.pipeline import DecodedImage, ImageLimits, ImageRefused, decode_image, inspect_image
+
+from .reading import DecodedImage, ImageLimits, ImageRefused, decode_image, inspect_image
 
 DATA_URL = re.compile(r"^data:(?P<mime>[\w/+.-]*)(?:;[\w=.-]+)*;base64,", re.IGNORECASE)
 URL_SCHEME = re.compile(r"^(?:[a-z][a-z0-9+.-]*:/|www\.)", re.IGNORECASE)
