@@ -94,3 +94,26 @@ def strictest_identifying_level(distance, gallery_size):
         if (threshold := identification_threshold(level, gallery_size)) is not None and distance <= threshold
     ]
     return max(passing, default=0)
+
+
+def identification_scoring(accuracy, gallery_size):
+    """How the gallery's size shaped the threshold, in words for the identify answer: a face that
+    `/match` calls the same person at this level can have no candidate in a larger gallery."""
+    target = TARGET_FALSE_MATCH_RATES[accuracy]
+    each = target / max(1, gallery_size)
+    if gallery_size <= 1:
+        return f"Level {accuracy} holds 1 in {1 / target:,.0f} false matches, as /match's level {accuracy} does."
+    stricter = [level for level, rate in TARGET_FALSE_MATCH_RATES.items() if rate <= each * (1 + 1e-9)]
+    looser = [level for level, rate in TARGET_FALSE_MATCH_RATES.items() if rate >= each * (1 - 1e-9)]
+    if stricter and looser and stricter[0] == looser[-1]:
+        like = f"/match's level {stricter[0]}"
+    elif stricter and looser:
+        like = f"between /match's levels {looser[-1]} and {stricter[0]}"
+    else:
+        like = f"stricter than /match's level {MAX_ACCURACY}"
+    return (
+        f"Level {accuracy} holds its target of 1 in {1 / target:,.0f} false matches for the whole gallery of "
+        f"{gallery_size} subjects, so each subject must match as closely as 1 in {1 / each:,.0f}: {like}. "
+        "A face /match calls the same person at this level may have no candidate here; a lower accuracy "
+        "shows more."
+    )

@@ -161,6 +161,11 @@ class GalleryViewSet(FacenitionViewSet):
             {
                 "accuracy": {"type": "integer"},
                 "subjects": {"type": "integer", "description": "How many subjects the gallery holds."},
+                "scoring": {
+                    "type": "string",
+                    "description": "How the gallery's size shaped the threshold: the level's target holds for "
+                    "the whole gallery, so each subject must match more closely than /match asks.",
+                },
                 "faces": {
                     "type": "array",
                     "items": {
@@ -193,6 +198,7 @@ class GalleryViewSet(FacenitionViewSet):
             {
                 "accuracy": result.accuracy,
                 "subjects": result.gallery_subjects,
+                "scoring": result.scoring,
                 "faces": [{"box": face.box, "candidates": face.candidates} for face in result.faces],
             }
         )

@@ -20,6 +20,7 @@ from facenition.errors import BadRequest, NotFound, UpstreamFailure
 from .accuracy import (
     DEFAULT_ACCURACY,
     MATCH_THRESHOLDS,
+    identification_scoring,
     identification_threshold,
     largest_gallery,
     strictest_identifying_level,
@@ -89,6 +90,10 @@ class Identification:
     accuracy: int
     gallery_subjects: int
     faces: list  # of IdentifiedFace, largest first
+
+    @property
+    def scoring(self) -> str:
+        return identification_scoring(self.accuracy, self.gallery_subjects)
 
 
 @contextmanager

@@ -133,3 +133,26 @@ def test_one_photo_is_identified_at_a_time(authed, photo, pipeline_reads_each_ph
 def test_identify_needs_a_client_token(api, photo):
     response = gallery_identify(api, photo("deepface-a_img1.jpg"))
     assert response.status_code == 401
+
+
+def test_the_answer_says_how_the_gallerys_size_shaped_the_threshold(authed, enrolled_gallery, gallery_people):
+    _, unknown = gallery_people
+    stranger = next(iter(unknown.values()))[0]
+
+    body = answer(gallery_identify(authed, stranger))
+
+    assert body["subjects"] == 10
+    assert body["scoring"].startswith(
+        "Level 4 holds its target of 1 in 10,000 false matches for the whole gallery of 10 subjects, so each "
+        "subject must match as closely as 1 in 100,000: /match's level 7."
+    )
+
+
+@pytest.mark.parametrize(
+    "subjects, said",
+    [(1, "as /match's level 4 does"), (3, "between /match's levels 5 and 6"), (100, "/match's level 8")],
+)
+def test_the_scoring_names_the_match_level_it_equals_or_falls_between(subjects, said):
+    from matching.accuracy import identification_scoring
+
+    assert said in identification_scoring(4, subjects)
