@@ -368,7 +368,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["facenition.api.auth.HasClientToken"],
     "DEFAULT_PARSER_CLASSES": [
         "facenition.api.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
+        "facenition.api.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

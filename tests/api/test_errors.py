@@ -1,5 +1,7 @@
 import pytest
 
+from tests.conftest import make_image_bytes
+
 pytestmark = pytest.mark.django_db
 
 
@@ -116,3 +118,17 @@ def test_a_request_that_waits_past_its_deadline_for_face_work_answers_503(authed
     assert "too busy to read these photos within 1 s" in assert_envelope(response, 503)
     assert response["Retry-After"] == "5"
     assert time.monotonic() - started < 3
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_naming_it(authed):
+    photo = make_image_bytes(size=(800, 600))
+    body = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="image"; filename="caf\xe9.jpg"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\n" + photo + b"\r\n--XyZ--\r\n"
+    )
+    response = authed.post("/match", body, content_type="multipart/form-data; boundary=XyZ")
+    assert response.status_code == 400
+    assert response.json()["error"] == (
+        'The request body could not be read: image: the file name "caf\\xe9.jpg" is not UTF-8; '
+        "send file names in UTF-8, or leave them out."
+    )
