@@ -346,3 +346,40 @@ def test_a_redis_that_never_answers_gets_a_502_envelope_within_ten_seconds(silen
             assert response[3] < 10
     finally:
         frozen.stop()
+
+
+def chunked(path, body, content_type, headers, piece=16_384):
+    """A request whose body is sent chunked, without a Content-Length, in pieces of `piece` bytes."""
+    head = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Type: {content_type}"]
+    head += ["Transfer-Encoding: chunked", "Connection: close"] + [f"{k}: {v}" for k, v in headers.items()]
+    pieces = [body[at : at + piece] for at in range(0, len(body), piece)]
+    return (
+        "\r\n".join(head).encode()
+        + b"\r\n\r\n"
+        + b"".join(f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in pieces)
+        + b"0\r\n\r\n"
+    )
+
+
+def test_a_chunked_body_is_read_as_a_form_and_as_json(server, client_token, photo):
+    first, second = photo("deepface-a_img1.jpg"), photo("deepface-a_img2.jpg")
+    form, form_type = multipart([("image", first.read()), ("reference", second.read())])
+    as_json = json.dumps({"image": first.b64(), "reference": second.b64()}).encode()
+
+    for body, content_type in ((form, form_type), (as_json, "application/json")):
+        response = server.raw(chunked("/match", body, content_type, {"X-Auth-Token": client_token}))
+        status, _, answer, _ = response
+        assert status == 200, answer[:300]
+        assert json.loads(answer)["match"] is True
+
+
+@pytest.mark.subprocess
+def test_a_chunked_body_over_the_size_limit_is_refused(tmp_path):
+    small = Server(tmp_path, FACENITION_MAX_IMAGE_BYTES="65536", FACENITION_WARM_UP="false")
+    try:
+        limit = 2 * 10 * 65536 * 4 // 3 + 1024 * 1024  # FACENITION_MAX_REQUEST_BYTES with these images
+        body = b'{"image": "' + b"A" * limit + b'"}'
+        response = small.raw(chunked("/generateToken", body, "application/json", {}))
+        assert "The request is too large" in envelope(response, 400)
+    finally:
+        small.stop()
