@@ -229,8 +229,23 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL or f"sqlite:///{BASE_
 # PostgreSQL: connecting (the TCP and start-up handshake, libpq's connect_timeout) and each statement.
 FACENITION_DB_CONNECT_TIMEOUT_SECONDS = envint("FACENITION_DB_CONNECT_TIMEOUT_SECONDS", 3, minimum=1)
 FACENITION_DB_STATEMENT_TIMEOUT_SECONDS = envint("FACENITION_DB_STATEMENT_TIMEOUT_SECONDS", 5, minimum=1)
+# Any wait for PostgreSQL's answer on an open connection (facenition/db/base.py cuts it): above the
+# statement timeout, so that PostgreSQL's own timeout ends a slow statement while it still can.
+FACENITION_DB_READ_TIMEOUT_SECONDS = envint("FACENITION_DB_READ_TIMEOUT_SECONDS", 7, minimum=1)
+# The health check before a connection is reused (SELECT 1): slower than this, a new connection is made.
+FACENITION_DB_HEALTH_CHECK_SECONDS = envfloat("FACENITION_DB_HEALTH_CHECK_SECONDS", 1, minimum=0.1)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "facenition.db"
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = FACENITION_DB_CONNECT_TIMEOUT_SECONDS
+    # A server gone from the network (unacknowledged data, or an idle connection whose peer vanished)
+    # is noticed by TCP within the same bound.
+    DATABASES["default"]["OPTIONS"].update(
+        keepalives=1,
+        keepalives_idle=30,
+        keepalives_interval=5,
+        keepalives_count=3,
+        tcp_user_timeout=FACENITION_DB_READ_TIMEOUT_SECONDS * 1000,
+    )
     # Not in the test runner's own process, which creates and drops whole databases (the servers it starts have it).
     if not TESTING:
         DATABASES["default"]["OPTIONS"]["options"] = (

@@ -30,18 +30,20 @@ class BodyTooSlow(OSError):
 
 class _DeadlineReader:
     """`wsgi.input`, cut off at the deadline: a timer shuts the socket's reading side, which ends the
-    read the server is blocked in, however the client paces its bytes."""
+    read the server is blocked in, however the client paces its bytes. The timer runs from the first
+    read of the body to its last byte, so that what the server waits for before reading (the
+    database, Redis) or after is never counted against the client."""
 
-    def __init__(self, stream, sock, seconds):
+    def __init__(self, stream, sock, seconds, length):
         self.stream = stream
         self.sock = sock
+        self.length = length
         self.expired = False
         self.consumed = 0
         self.ended = False
+        self.started = False
         self.timer = threading.Timer(seconds, self._cut)
         self.timer.daemon = True
-        if sock is not None:
-            self.timer.start()
 
     def _cut(self):
         self.expired = True
@@ -54,6 +56,9 @@ class _DeadlineReader:
     def _bounded(self, read, *args):
         if self.expired:
             raise BodyTooSlow("the request body took too long to arrive")
+        if self.sock is not None and not self.started and not self.finished():
+            self.started = True
+            self.timer.start()
         try:
             data = read(*args)
         except Exception:
@@ -67,7 +72,13 @@ class _DeadlineReader:
     def _counted(self, data, asked):
         self.consumed += len(data)
         self.ended = self.ended or (not data and asked != 0)
+        if self.finished():
+            self.timer.cancel()
         return data
+
+    def finished(self):
+        """Whether the whole body is in: the client owes nothing more."""
+        return self.ended or (self.length is not None and self.consumed >= self.length)
 
     def read(self, *args):
         return self._counted(self._bounded(self.stream.read, *args), args[0] if args else None)
@@ -85,8 +96,9 @@ class _DeadlineReader:
 
 
 class BodyDeadline:
-    """WSGI wrapper: the request body must have arrived within `seconds` of the request's start. The
-    timer stops when the application returns, so it never cuts a connection that is sending its answer."""
+    """WSGI wrapper: the request body must have arrived within `seconds` of its first read. The timer
+    stops at the body's last byte, or when the application returns, so it never cuts a connection
+    that is sending its answer."""
 
     def __init__(self, application, seconds, max_bytes):
         self.application = application
@@ -94,7 +106,9 @@ class BodyDeadline:
         self.max_bytes = max_bytes
 
     def __call__(self, environ, start_response):
-        reader = _DeadlineReader(environ["wsgi.input"], environ.get("gunicorn.socket"), self.seconds)
+        reader = _DeadlineReader(
+            environ["wsgi.input"], environ.get("gunicorn.socket"), self.seconds, _announced_length(environ)
+        )
         environ["wsgi.input"] = reader
         if _chunked(environ) and not environ.get("CONTENT_LENGTH"):
             environ["wsgi.input"], environ["CONTENT_LENGTH"] = _read_whole(reader, self.max_bytes)
@@ -108,6 +122,16 @@ class BodyDeadline:
             return self.application(environ, start_answer)
         finally:
             reader.finish()
+
+
+def _announced_length(environ):
+    """The body's Content-Length; None when it is chunked or unreadable."""
+    if _chunked(environ):
+        return None
+    try:
+        return int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
 
 
 def _chunked(environ):
