@@ -459,6 +459,9 @@ RATELIMIT_FAIL_OPEN = False
 # Provider errors are retried after 1, 2, 4, ... times this many seconds, never past the code's expiry.
 FACENITION_DELIVERY_RETRY_SECONDS = envint("FACENITION_DELIVERY_RETRY_SECONDS", 10)
 FACENITION_DELIVERY_MAX_RETRIES = envint("FACENITION_DELIVERY_MAX_RETRIES", 5)
+# A code still "queued" this long after it was asked for lost its task (a broker restarted without
+# persistence): Celery beat queues it again, checking this often.
+FACENITION_DELIVERY_STALLED_SECONDS = envint("FACENITION_DELIVERY_STALLED_SECONDS", 60, minimum=10)
 
 # The admin's sign-in (django-axes): after this many wrong passwords for one username, or from one
 # address, within the cool-off, that username and that address are refused (429), the right password
@@ -523,6 +526,10 @@ FACENITION_TWILIO_TIMEOUT_SECONDS = envint("FACENITION_TWILIO_TIMEOUT_SECONDS", 
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-credentials": {"task": "credentials.tasks.purge_expired_credentials", "schedule": 3600.0},
     "purge-expired-enrollments": {"task": "enrollment.tasks.purge_expired_enrollments", "schedule": 3600.0},
+    "requeue-stalled-deliveries": {
+        "task": "credentials.tasks.requeue_stalled_deliveries",
+        "schedule": float(FACENITION_DELIVERY_STALLED_SECONDS),
+    },
 }
 # Beat's own bookkeeping file, kept out of the checkout.
 CELERY_BEAT_SCHEDULE_FILENAME = env("CELERY_BEAT_SCHEDULE_FILENAME", "/tmp/facenition-celerybeat-schedule")

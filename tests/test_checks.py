@@ -45,6 +45,10 @@ def test_a_broker_visibility_timeout_within_the_longest_back_off_stops_start_up(
     assert "credentials.E031" in ids(overrides, settings)
 
 
+def test_a_stalled_delivery_wait_past_the_codes_life_stops_start_up(settings):
+    assert "credentials.E032" in ids({"FACENITION_DELIVERY_STALLED_SECONDS": 600}, settings)
+
+
 @pytest.mark.subprocess
 def test_a_celery_worker_with_its_broker_past_the_codes_life_refuses_to_start():
     import os
