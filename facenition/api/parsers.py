@@ -1,7 +1,8 @@
-"""Request bodies. JSON, read with the same rules wherever a client sends it: as the request body, or as the text of
-one field of a form (a gallery subject's `metadata`). No field of any endpoint is nested more than
-a few levels; numbers are finite; text holds neither NUL nor lone surrogates, which PostgreSQL and
-UTF-8 cannot store, so that such input is a 400 naming where it is rather than a failure later on."""
+"""Request bodies. JSON is read by the same rules wherever a client sends it: as the request body,
+or as the text of one field of a form (a gallery subject's `metadata`). No field of any endpoint is
+nested more than a few levels; numbers are finite; text holds neither NUL nor lone surrogates, which
+PostgreSQL and UTF-8 cannot store, so that such input is a 400 naming where it is rather than a
+failure later on. Multipart bodies have their part headers checked (_PartHeadersChecked)."""
 
 import json
 import math
@@ -125,7 +126,8 @@ class _PartHeadersChecked:
             end = window.find(b"\r\n\r\n", found)
             if end == -1:
                 break
-            _check_part_headers(window[found + len(self.delimiter) : end])
+            if end - found <= len(self.delimiter) + PART_HEADERS_BYTES:  # longer: Django refuses it itself
+                _check_part_headers(window[found + len(self.delimiter) : end])
             start = end
         # A delimiter and headers cut by this read are checked whole with the next one.
         self.carried = window[max(start, len(window) - len(self.delimiter) - PART_HEADERS_BYTES - 4) :]
