@@ -374,6 +374,31 @@ def test_a_chunked_body_is_read_as_a_form_and_as_json(server, client_token, phot
         assert json.loads(answer)["match"] is True
 
 
+def test_a_chunked_body_that_trickles_in_is_cut_off_with_408(server):
+    started = time.monotonic()
+    stop = threading.Event()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as client:
+        client.sendall(chunked("/generateToken", b"", "application/json", {}).rsplit(b"0\r\n\r\n", 1)[0])
+
+        def drip():
+            while not stop.wait(0.5):
+                try:
+                    client.sendall(b"1\r\n \r\n")
+                except OSError:
+                    return
+
+        dripping = threading.Thread(target=drip, daemon=True)
+        dripping.start()
+        try:
+            response = read_response(client, started)
+        finally:
+            stop.set()
+            dripping.join()
+
+    assert "took longer than 4 s to arrive" in envelope(response, 408)
+    assert response[3] < 8
+
+
 @pytest.mark.subprocess
 def test_a_chunked_body_over_the_size_limit_is_refused(tmp_path):
     small = Server(tmp_path, FACENITION_MAX_IMAGE_BYTES="65536", FACENITION_WARM_UP="false")
