@@ -60,6 +60,20 @@ def broker_redelivers_within_a_codes_life(app_configs, **kwargs):
 
 
 @register()
+def stalled_deliveries_requeued_within_a_codes_life(app_configs, **kwargs):
+    stalled, lifetime = settings.FACENITION_DELIVERY_STALLED_SECONDS, settings.FACENITION_CODE_LIFETIME_SECONDS
+    if stalled >= lifetime:
+        return [
+            Error(
+                f"FACENITION_DELIVERY_STALLED_SECONDS ({stalled}) must be below FACENITION_CODE_LIFETIME_SECONDS "
+                f"({lifetime}): a lost code would be queued again only once expired.",
+                id="credentials.E032",
+            )
+        ]
+    return []
+
+
+@register()
 def code_failure_limits_nest(app_configs, **kwargs):
     per_caller, total = settings.FACENITION_CODE_MAX_FAILURES, settings.FACENITION_CODE_MAX_FAILURES_TOTAL
     if total < per_caller:

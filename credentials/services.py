@@ -284,6 +284,8 @@ def verification_deliver(*, verification_id: UUID | str, channel: str, retry_at:
     verification = Verification.objects.filter(pk=verification_id).first()
     if verification is None:
         return
+    if getattr(verification, f"{channel}_status") == Delivery.SENT:
+        return  # a copy re-queued by verification_requeue_stalled while the first was still on its way
     now = timezone.now()
     if not verification.is_pending(now):
         verification.record_delivery(channel, Delivery.SKIPPED, "the code could no longer be used when its turn came")
@@ -308,6 +310,32 @@ def verification_deliver(*, verification_id: UUID | str, channel: str, retry_at:
         log.warning("%s code of verification %s not delivered: %s", channel, verification_id, failure)
         raise
     verification.record_delivery(channel, Delivery.SENT)
+
+
+def verification_requeue_stalled(*, now: datetime | None = None) -> list[tuple[UUID, str]]:
+    """Queues again each code of a pending verification still "queued" after
+    FACENITION_DELIVERY_STALLED_SECONDS: its task message was lost (a broker restarted without
+    persistence), since a worker takes one within seconds. Returns (verification id, channel) of each.
+
+    A verification was (re)sent when its expiry was set, one code lifetime before it. A copy that
+    arrives after the first was sent finds the channel "sent" and is dropped."""
+    now = now or timezone.now()
+    sent_before = now - timedelta(seconds=settings.FACENITION_DELIVERY_STALLED_SECONDS)
+    stalled = Verification.objects.filter(
+        verified_at__isnull=True,
+        expires_at__gt=now,
+        expires_at__lte=sent_before + timedelta(seconds=settings.FACENITION_CODE_LIFETIME_SECONDS),
+        failed_attempts__lt=settings.FACENITION_CODE_MAX_FAILURES_TOTAL,
+    ).filter(Q(email_status=Delivery.QUEUED) | Q(sms_status=Delivery.QUEUED))
+    requeued = []
+    for verification_id, email_status, sms_status in stalled.values_list("pk", "email_status", "sms_status"):
+        for channel, status in ((Channel.EMAIL, email_status), (Channel.SMS, sms_status)):
+            if status == Delivery.QUEUED:
+                celery_app.tasks[DELIVER_CODE].delay(str(verification_id), channel.value)
+                requeued.append((verification_id, channel.value))
+    if requeued:
+        log.warning("queued %d code(s) again, left queued for over a minute: %s", len(requeued), requeued)
+    return requeued
 
 
 CODES_REFUSED = (

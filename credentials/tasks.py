@@ -45,3 +45,10 @@ def purge_expired_credentials():
         len(result.verifications),
         len(result.client_tokens),
     )
+
+
+@shared_task(acks_late=True)
+def requeue_stalled_deliveries():
+    from .services import verification_requeue_stalled
+
+    verification_requeue_stalled()

@@ -118,11 +118,24 @@ def timeouts_consistent(app_configs, **kwargs):
         )
     waits = {
         "FACENITION_BODY_READ_SECONDS": settings.FACENITION_BODY_READ_SECONDS,
-        "FACENITION_DB_CONNECT_TIMEOUT_SECONDS + FACENITION_DB_STATEMENT_TIMEOUT_SECONDS": (
-            settings.FACENITION_DB_CONNECT_TIMEOUT_SECONDS + settings.FACENITION_DB_STATEMENT_TIMEOUT_SECONDS
+        # A database that stalls: the health check is cut, a new connection is made, its statement waits.
+        "FACENITION_DB_HEALTH_CHECK_SECONDS + FACENITION_DB_CONNECT_TIMEOUT_SECONDS"
+        " + FACENITION_DB_READ_TIMEOUT_SECONDS": (
+            settings.FACENITION_DB_HEALTH_CHECK_SECONDS
+            + settings.FACENITION_DB_CONNECT_TIMEOUT_SECONDS
+            + settings.FACENITION_DB_READ_TIMEOUT_SECONDS
         ),
         "FACENITION_REDIS_TIMEOUT_SECONDS": settings.FACENITION_REDIS_TIMEOUT_SECONDS,
     }
+    if settings.FACENITION_DB_READ_TIMEOUT_SECONDS <= settings.FACENITION_DB_STATEMENT_TIMEOUT_SECONDS:
+        problems.append(
+            Error(
+                f"FACENITION_DB_READ_TIMEOUT_SECONDS ({settings.FACENITION_DB_READ_TIMEOUT_SECONDS}) must be above "
+                f"FACENITION_DB_STATEMENT_TIMEOUT_SECONDS ({settings.FACENITION_DB_STATEMENT_TIMEOUT_SECONDS}), so that "
+                "PostgreSQL's own timeout ends a slow statement.",
+                id="facenition.E022",
+            )
+        )
     for name, seconds in waits.items():
         if not 0 < seconds < deadline:
             problems.append(

@@ -123,8 +123,23 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL or f"sqlite:///{BASE_
 # PostgreSQL: connecting (the TCP and start-up handshake, libpq's connect_timeout) and each statement.
 FACENITION_DB_CONNECT_TIMEOUT_SECONDS = envint("FACENITION_DB_CONNECT_TIMEOUT_SECONDS", 3, minimum=1)
 FACENITION_DB_STATEMENT_TIMEOUT_SECONDS = envint("FACENITION_DB_STATEMENT_TIMEOUT_SECONDS", 5, minimum=1)
+# Any wait for PostgreSQL's answer on an open connection (facenition/db/base.py cuts it): above the
+# statement timeout, so that PostgreSQL's own timeout ends a slow statement while it still can.
+FACENITION_DB_READ_TIMEOUT_SECONDS = envint("FACENITION_DB_READ_TIMEOUT_SECONDS", 7, minimum=1)
+# The health check before a connection is reused (SELECT 1): slower than this, a new connection is made.
+FACENITION_DB_HEALTH_CHECK_SECONDS = envfloat("FACENITION_DB_HEALTH_CHECK_SECONDS", 1, minimum=0.1)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "facenition.db"
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = FACENITION_DB_CONNECT_TIMEOUT_SECONDS
+    # A server gone from the network (unacknowledged data, or an idle connection whose peer vanished)
+    # is noticed by TCP within the same bound.
+    DATABASES["default"]["OPTIONS"].update(
+        keepalives=1,
+        keepalives_idle=30,
+        keepalives_interval=5,
+        keepalives_count=3,
+        tcp_user_timeout=FACENITION_DB_READ_TIMEOUT_SECONDS * 1000,
+    )
     # Not in the test runner's own process, which creates and drops whole databases (the servers it starts have it).
     if not TESTING:
         DATABASES["default"]["OPTIONS"]["options"] = (
@@ -264,7 +279,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["facenition.api.auth.HasClientToken"],
     "DEFAULT_PARSER_CLASSES": [
         "facenition.api.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
+        "facenition.api.parsers.MultiPartParser",
         "facenition.api.parsers.FormParser",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -340,6 +355,9 @@ RATELIMIT_FAIL_OPEN = False
 # Provider errors are retried after 1, 2, 4, ... times this many seconds, never past the code's expiry.
 FACENITION_DELIVERY_RETRY_SECONDS = envint("FACENITION_DELIVERY_RETRY_SECONDS", 10)
 FACENITION_DELIVERY_MAX_RETRIES = envint("FACENITION_DELIVERY_MAX_RETRIES", 5)
+# A code still "queued" this long after it was asked for lost its task (a broker restarted without
+# persistence): Celery beat queues it again, checking this often.
+FACENITION_DELIVERY_STALLED_SECONDS = envint("FACENITION_DELIVERY_STALLED_SECONDS", 60, minimum=10)
 
 # The admin's sign-in (django-axes): after this many wrong passwords for one username, or from one
 # address, within the cool-off, that username and that address are refused (429), the right password
@@ -404,6 +422,10 @@ FACENITION_TWILIO_TIMEOUT_SECONDS = envint("FACENITION_TWILIO_TIMEOUT_SECONDS", 
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-credentials": {"task": "credentials.tasks.purge_expired_credentials", "schedule": 3600.0},
     "purge-expired-enrollments": {"task": "enrollment.tasks.purge_expired_enrollments", "schedule": 3600.0},
+    "requeue-stalled-deliveries": {
+        "task": "credentials.tasks.requeue_stalled_deliveries",
+        "schedule": float(FACENITION_DELIVERY_STALLED_SECONDS),
+    },
 }
 # Beat's own bookkeeping file, kept out of the checkout.
 CELERY_BEAT_SCHEDULE_FILENAME = env("CELERY_BEAT_SCHEDULE_FILENAME", "/tmp/facenition-celerybeat-schedule")

@@ -11,7 +11,9 @@ from django.conf import settings  # noqa: E402
 from facenition.api.body import BodyDeadline  # noqa: E402
 from facenition.startup import announce_configuration, import_views, warm_up_models  # noqa: E402  needs Django set up
 
-application = BodyDeadline(django_application, settings.FACENITION_BODY_READ_SECONDS)
+application = BodyDeadline(
+    django_application, settings.FACENITION_BODY_READ_SECONDS, settings.FACENITION_MAX_REQUEST_BYTES
+)
 
 announce_configuration()
 import_views()

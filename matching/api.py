@@ -2,6 +2,7 @@ import json
 
 from rest_framework import serializers
 
+from facenition.api import parsers
 from facenition.api.ratelimits import PerClientToken
 from facenition.api.schema import ACCURACY, BOX, STAMP, answer, endpoint
 from facenition.api.views import FacenitionViewSet
@@ -60,7 +61,8 @@ class MatchViewSet(FacenitionViewSet):
 
 
 class MetadataField(serializers.Field):
-    """A JSON object, sent as one (JSON body) or as its text (a multipart or form field)."""
+    """A JSON object, sent as one (JSON body) or as its text (a multipart or form field), its text
+    read by the JSON body's own rules."""
 
     default_error_messages = {"invalid": "must be a JSON object of at most 4,000 characters."}
     MAX_CHARACTERS = 4000
@@ -68,9 +70,9 @@ class MetadataField(serializers.Field):
     def to_internal_value(self, data):
         if isinstance(data, str):
             try:
-                data = json.loads(data)
-            except ValueError:
-                self.fail("invalid")
+                data = parsers.loads(data)
+            except parsers.JSONRefused as refused:
+                raise serializers.ValidationError(str(refused)) from None
         if not isinstance(data, dict) or len(json.dumps(data)) > self.MAX_CHARACTERS:
             self.fail("invalid")
         return data
@@ -86,6 +88,8 @@ FACE_BOX = {
     "properties": {name: {"type": "integer"} for name in ("left", "top", "width", "height")},
 }
 FACE_ID = {"type": "string", "format": "uuid"}
+# Far beyond any gallery, and its offset (page × page_size) well inside PostgreSQL's 64-bit OFFSET.
+MAX_PAGE = 1_000_000_000
 
 
 class GalleryViewSet(FacenitionViewSet):
@@ -103,7 +107,7 @@ class GalleryViewSet(FacenitionViewSet):
         limit = serializers.IntegerField(min_value=1, max_value=MAX_CANDIDATES, required=False, default=1)
 
     class SubjectsInputSerializer(serializers.Serializer):
-        page = serializers.IntegerField(min_value=1, required=False, default=1)
+        page = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, required=False, default=1)
         page_size = serializers.IntegerField(min_value=1, max_value=500, required=False, default=50)
 
     class ForgetInputSerializer(serializers.Serializer):
@@ -206,7 +210,7 @@ class GalleryViewSet(FacenitionViewSet):
     @endpoint(
         summary="Your gallery's subjects with their face counts, a page at a time",
         fields={
-            "page": {"type": "integer", "minimum": 1, "default": 1},
+            "page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
             "page_size": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
         },
         ok=answer(

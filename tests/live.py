@@ -55,7 +55,7 @@ def gunicorn_server(log, **environment):
 
 def database_url(settings_dict):
     """A DATABASE_URL for the database Django is connected to (the test database, in a test)."""
-    if settings_dict["ENGINE"] != "django.db.backends.postgresql":
+    if settings_dict["ENGINE"] not in ("django.db.backends.postgresql", "facenition.db"):
         return None
     user = settings_dict["USER"] or "postgres"
     password = f":{settings_dict['PASSWORD']}" if settings_dict["PASSWORD"] else ""

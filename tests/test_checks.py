@@ -29,7 +29,11 @@ def test_a_request_deadline_not_below_gunicorns_timeout_stops_start_up(settings)
 
 
 def test_a_wait_longer_than_the_request_deadline_stops_start_up(settings):
-    assert "facenition.E021" in ids({"FACENITION_DB_STATEMENT_TIMEOUT_SECONDS": 30}, settings)
+    assert "facenition.E021" in ids({"FACENITION_DB_READ_TIMEOUT_SECONDS": 30}, settings)
+
+
+def test_a_database_read_timeout_not_above_the_statement_timeout_stops_start_up(settings):
+    assert "facenition.E022" in ids({"FACENITION_DB_STATEMENT_TIMEOUT_SECONDS": 7}, settings)
 
 
 def test_a_broker_visibility_timeout_past_the_codes_life_stops_start_up(settings):
@@ -39,6 +43,10 @@ def test_a_broker_visibility_timeout_past_the_codes_life_stops_start_up(settings
 def test_a_broker_visibility_timeout_within_the_longest_back_off_stops_start_up(settings):
     overrides = {"FACENITION_BROKER_VISIBILITY_SECONDS": 100, "FACENITION_DELIVERY_RETRY_SECONDS": 10}
     assert "credentials.E031" in ids(overrides, settings)
+
+
+def test_a_stalled_delivery_wait_past_the_codes_life_stops_start_up(settings):
+    assert "credentials.E032" in ids({"FACENITION_DELIVERY_STALLED_SECONDS": 600}, settings)
 
 
 @pytest.mark.subprocess

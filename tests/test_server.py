@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -346,3 +347,192 @@ def test_a_redis_that_never_answers_gets_a_502_envelope_within_ten_seconds(silen
             assert response[3] < 10
     finally:
         frozen.stop()
+
+
+def chunked(path, body, content_type, headers, piece=16_384):
+    """A request whose body is sent chunked, without a Content-Length, in pieces of `piece` bytes."""
+    head = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Type: {content_type}"]
+    head += ["Transfer-Encoding: chunked", "Connection: close"] + [f"{k}: {v}" for k, v in headers.items()]
+    pieces = [body[at : at + piece] for at in range(0, len(body), piece)]
+    return (
+        "\r\n".join(head).encode()
+        + b"\r\n\r\n"
+        + b"".join(f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in pieces)
+        + b"0\r\n\r\n"
+    )
+
+
+def test_a_chunked_body_is_read_as_a_form_and_as_json(server, client_token, photo):
+    first, second = photo("deepface-a_img1.jpg"), photo("deepface-a_img2.jpg")
+    form, form_type = multipart([("image", first.read()), ("reference", second.read())])
+    as_json = json.dumps({"image": first.b64(), "reference": second.b64()}).encode()
+
+    for body, content_type in ((form, form_type), (as_json, "application/json")):
+        response = server.raw(chunked("/match", body, content_type, {"X-Auth-Token": client_token}))
+        status, _, answer, _ = response
+        assert status == 200, answer[:300]
+        assert json.loads(answer)["match"] is True
+
+
+def test_a_chunked_body_that_trickles_in_is_cut_off_with_408(server):
+    started = time.monotonic()
+    stop = threading.Event()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as client:
+        client.sendall(chunked("/generateToken", b"", "application/json", {}).rsplit(b"0\r\n\r\n", 1)[0])
+
+        def drip():
+            while not stop.wait(0.5):
+                try:
+                    client.sendall(b"1\r\n \r\n")
+                except OSError:
+                    return
+
+        dripping = threading.Thread(target=drip, daemon=True)
+        dripping.start()
+        try:
+            response = read_response(client, started)
+        finally:
+            stop.set()
+            dripping.join()
+
+    assert "took longer than 4 s to arrive" in envelope(response, 408)
+    assert response[3] < 8
+
+
+@pytest.mark.subprocess
+def test_a_chunked_body_over_the_size_limit_is_refused(tmp_path):
+    small = Server(tmp_path, FACENITION_MAX_IMAGE_BYTES="65536", FACENITION_WARM_UP="false")
+    try:
+        limit = 2 * 10 * 65536 * 4 // 3 + 1024 * 1024  # FACENITION_MAX_REQUEST_BYTES with these images
+        body = b'{"image": "' + b"A" * limit + b'"}'
+        response = small.raw(chunked("/generateToken", body, "application/json", {}))
+        assert "The request is too large" in envelope(response, 400)
+    finally:
+        small.stop()
+
+
+class StallingProxy:
+    """A TCP proxy on 127.0.0.1 to PostgreSQL that can be told to stall: it then stops forwarding in
+    both directions, its connections left open, as a frozen server or a stalled network does."""
+
+    def __init__(self, target):
+        self.target = target
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", free_port()))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self.closing = threading.Event()
+        self.sockets = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        self.listener.settimeout(0.2)
+        while not self.closing.is_set():
+            try:
+                client = self.listener.accept()[0]
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source, sink):
+        import select
+
+        while not self.closing.is_set():
+            if not self.flowing.wait(0.1) or not select.select([source], [], [], 0.1)[0]:
+                continue
+            try:
+                data = source.recv(65536)
+                if not data:
+                    sink.shutdown(socket.SHUT_WR)
+                    return
+                sink.sendall(data)
+            except OSError:
+                return
+
+    def stall(self):
+        self.flowing.clear()
+
+    def resume(self):
+        self.flowing.set()
+
+    def close(self):
+        self.closing.set()
+        self.listener.close()
+        for held in self.sockets:
+            held.close()
+
+
+@pytest.fixture
+def database_proxy():
+    host = connection.settings_dict["HOST"] or "127.0.0.1"
+    proxy = StallingProxy((host, int(connection.settings_dict["PORT"] or 5432)))
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def proxied_server(database_proxy, tmp_path):
+    """gunicorn on the test database through `database_proxy`; returns (server, a client token).
+    One worker of 8 threads, so that 8 requests at once each have a thread and its own connection,
+    and what a request waits for is the database, not its turn."""
+    proxied_url = database_url(connection.settings_dict).replace(
+        f":{connection.settings_dict['PORT'] or 5432}/", f":{database_proxy.port}/"
+    )
+    running = Server(
+        tmp_path,
+        DATABASE_URL=proxied_url,
+        WEB_CONCURRENCY="1",
+        GUNICORN_THREADS="8",
+        FACENITION_WARM_UP="false",
+        FACENITION_BODY_READ_SECONDS="1",
+    )
+    try:
+        status, _, body, _ = running.post("/generateToken", b'{"name": "stalled database"}')
+        assert status == 201, body
+        yield running, json.loads(body)["token"]
+    finally:
+        running.stop()
+
+
+def list_subjects(server, token, timeout=30.0):
+    return server.post("/gallery/subjects", b'{"page": 1}', headers={"X-Auth-Token": token}, timeout=timeout)
+
+
+@pytest.mark.subprocess
+def test_a_database_that_stalls_on_open_connections_gets_502s_within_ten_seconds(proxied_server, database_proxy):
+    server, token = proxied_server
+    # Every thread holds a connection: eight requests at once, twice over.
+    for _ in range(2):
+        with ThreadPoolExecutor(8) as pool:
+            assert {r[0] for r in pool.map(lambda _: list_subjects(server, token), range(8))} == {200}
+
+    database_proxy.stall()
+    with ThreadPoolExecutor(8) as pool:
+        stalled = list(pool.map(lambda _: list_subjects(server, token, timeout=20), range(8)))
+    for response in stalled:
+        assert "request id" in envelope(response, 502)
+        assert response[3] < 10, server.log()[-8000:]
+
+    database_proxy.resume()  # the threads are free again, and the next connections work
+    answers = [list_subjects(server, token, timeout=10) for _ in range(8)]
+    assert [a[0] for a in answers] == [200] * 8
+
+
+@pytest.mark.subprocess
+def test_a_database_pause_before_the_body_is_read_is_not_blamed_on_the_client(proxied_server, database_proxy):
+    server, token = proxied_server
+    assert list_subjects(server, token)[0] == 200  # a connection is open
+
+    database_proxy.stall()
+    threading.Timer(2, database_proxy.resume).start()  # longer than the body's 1 s, shorter than any bound
+    status, _, body, seconds = list_subjects(server, token)
+
+    assert status == 200, body
+    assert 2 <= seconds < 10

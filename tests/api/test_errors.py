@@ -1,5 +1,7 @@
 import pytest
 
+from tests.conftest import make_image_bytes
+
 pytestmark = pytest.mark.django_db
 
 
@@ -133,3 +135,17 @@ def test_a_real_form_is_still_read(api):
 
     assert response.status_code == 201
     assert api.post("/token", HTTP_X_AUTH_TOKEN=response.json()["token"]).json()["name"] == "kiosk"
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_naming_it(authed):
+    photo = make_image_bytes(size=(800, 600))
+    body = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="image"; filename="caf\xe9.jpg"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\n" + photo + b"\r\n--XyZ--\r\n"
+    )
+    response = authed.post("/match", body, content_type="multipart/form-data; boundary=XyZ")
+    assert response.status_code == 400
+    assert response.json()["error"] == (
+        'The request body could not be read: image: the file name "caf\\xe9.jpg" is not UTF-8; '
+        "send file names in UTF-8, or leave them out."
+    )

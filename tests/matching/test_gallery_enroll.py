@@ -131,3 +131,45 @@ def test_the_endpoints_answer_with_a_version_prefix_too(authed, photo):
     )
     assert response.status_code == 201
     assert authed.post("/v1/gallery/subjects", {}, format="json").json()["total"] == 1
+
+
+# The text of `metadata`, and how the refusal begins: as a form field, and within a JSON body.
+HOSTILE_METADATA = {
+    "nested 40 deep": ("[" * 40 + "]" * 40, "metadata: " + "[0]" * 32 + ": nested more", "metadata" + "[0]" * 31 + ":"),
+    "nested 1,000 deep": ("[" * 1000 + "]" * 1000, "metadata: nested more than 32", "nested more than 32"),
+    "NaN": ('{"a": NaN}', "metadata: a: numbers must be finite", "metadata.a: numbers must be finite"),
+    "Infinity": ('{"a": [1, -Infinity]}', "metadata: a[1]: numbers must", "metadata.a[1]: numbers must"),
+    "an overflowing number": ('{"a": {"b": 1e400}}', "metadata: a.b: numbers must", "metadata.a.b: numbers must"),
+    "NUL": ('{"a": "x\\u0000y"}', "metadata: a: text may not hold a NUL", "metadata.a: text may not hold a NUL"),
+    "NUL in a key": ('{"x\\u0000": 1}', "metadata: a key may not hold a NUL", "metadata: a key may not hold a NUL"),
+    "a lone surrogate": ('{"a": ["\\ud800"]}', "metadata: a[0]: text may not hold a lone", "metadata.a[0]: text may"),
+    "a lone surrogate in a key": ('{"\\udc00": 1}', "metadata: a key may not hold a lone", "metadata: a key may"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_METADATA)
+def test_hostile_metadata_in_a_form_field_is_refused_by_name(authed, case):
+    from tests.conftest import upload
+
+    text, error, _ = HOSTILE_METADATA[case]
+    data = {"subject": "user-42", "metadata": text, "image": [upload("a.jpg", make_image_bytes())]}
+    response = authed.post("/gallery/enroll", data, format="multipart")
+    assert response.status_code == 400, response.json()
+    assert response.json()["error"].startswith(error)
+    assert not Subject.objects.exists()
+
+
+@pytest.mark.parametrize("case", HOSTILE_METADATA)
+def test_hostile_metadata_in_a_json_body_is_refused_by_name(authed, case):
+    text, _, error = HOSTILE_METADATA[case]
+    body = '{"subject": "user-42", "image": "aGVsbG8=", "metadata": ' + text + "}"
+    response = authed.post("/gallery/enroll", body, content_type="application/json")
+    assert response.status_code == 400, response.json()
+    assert response.json()["error"].startswith("The request body could not be read: " + error)
+
+
+def test_a_lone_surrogate_in_the_subject_is_refused_by_name(authed):
+    body = '{"subject": "user-\\ud800", "image": "aGVsbG8="}'
+    response = authed.post("/gallery/enroll", body, content_type="application/json")
+    assert response.status_code == 400, response.json()
+    assert response.json()["error"].startswith("The request body could not be read: subject: text may not hold")

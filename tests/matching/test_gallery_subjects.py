@@ -41,3 +41,10 @@ def test_bad_paging_is_refused_by_name(authed, fields):
     response = authed.post("/gallery/subjects", fields, format="json")
     assert response.status_code == 400
     assert response.json()["error"].startswith(next(iter(fields)) + ":")
+
+
+@pytest.mark.parametrize("page", [10**9 + 1, 2**54, 10**30])
+def test_a_page_beyond_the_bound_is_refused_with_the_bound(authed, page):
+    response = authed.post("/gallery/subjects", {"page": page}, format="json")
+    assert response.status_code == 400, response.json()
+    assert response.json()["error"] == "page: Ensure this value is less than or equal to 1000000000."

@@ -1,0 +1,1 @@
+"""PostgreSQL with every wait bounded (Django's backend, subclassed): see base.py."""
