@@ -5,11 +5,13 @@ that accepts connections and never answers. Each test talks to a real server ove
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -39,19 +41,24 @@ def free_port():
     raise RuntimeError(f"no free port in {PORTS}")
 
 
+LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
+
+
 class Server:
     """gunicorn on a port of 127.0.0.1, with the Procfile's settings and `overrides` in its environment."""
 
     def __init__(self, tmp_path, **overrides):
-        self.port = free_port()
-        self.log_path = tmp_path / f"gunicorn-{self.port}.log"
+        # Port 0: the kernel picks a free port as gunicorn binds, so that no other process can take it
+        # between a check and the bind (the models load first, for seconds); the log says which.
+        self.port = None
+        self.log_path = tmp_path / f"gunicorn-{uuid.uuid4().hex[:8]}.log"
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "facenition.settings",
             "DATABASE_URL": database_url(connection.settings_dict),
             "REDIS_URL": settings.REDIS_URL,
             "SECRET_KEY": settings.SECRET_KEY,
-            "BIND": f"127.0.0.1:{self.port}",
+            "BIND": "127.0.0.1:0",
             "WEB_CONCURRENCY": "2",
             # Its counts live in the shared Redis from one run to the next; these tests mint clients freely.
             "FACENITION_V1_TOKEN_RATE_PER_IP": "1000000/m",
@@ -64,7 +71,9 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"gunicorn exited at start:\n{self.log()}")
-            if len(self.workers()) == int(env["WEB_CONCURRENCY"]) and self.answers():
+            if self.port is None and (listening := LISTENING.search(self.log())):
+                self.port = int(listening.group(1))
+            if self.port and len(self.workers()) == int(env["WEB_CONCURRENCY"]) and self.answers():
                 return
             time.sleep(0.2)
         self.stop()
