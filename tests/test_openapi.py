@@ -28,26 +28,29 @@ def schema(api):
     return response.json()
 
 
-def test_the_schema_describes_every_endpoint_in_each_form(schema):
-    assert set(schema["paths"]) == {
-        "/health",
-        "/ready",
-        "/generateToken",
-        "/v2/generateToken",
-        "/token",
-        "/v{version}/token",
-        "/rotateToken",
-        "/v{version}/rotateToken",
-        "/v2/new-credentials",
-        "/v2/authenticate-credentials",
-        *(f"{prefix}/{name}" for prefix in ("", "/v{version}") for name in ("match", "generate", "authenticate")),
-        *(f"{prefix}/{name}" for prefix in ("", "/v{version}") for name in ("revoke", "rotate")),
-        *(
-            f"{prefix}/gallery/{name}"
-            for prefix in ("", "/v{version}")
-            for name in ("enroll", "identify", "subjects", "forget")
-        ),
+def test_the_schema_describes_each_endpoint_once_with_a_plain_operation_id(schema):
+    operations = {
+        path: operation["operationId"] for path, item in schema["paths"].items() for operation in item.values()
     }
+    assert operations == {
+        "/health": "health",
+        "/ready": "ready",
+        "/generateToken": "generate_token",
+        "/v2/generateToken": "generate_token_v2",
+        "/token": "token",
+        "/rotateToken": "rotate_token",
+        "/v2/new-credentials": "new_credentials",
+        "/v2/authenticate-credentials": "authenticate_credentials",
+        **{f"/{name}": name for name in ("match", "generate", "authenticate", "revoke", "rotate")},
+        **{f"/gallery/{name}": f"gallery_{name}" for name in ("enroll", "identify", "subjects", "forget")},
+    }
+    assert schema["servers"] == [{"url": "http://127.0.0.1:8000", "description": "make run"}]
+    version = next(p for p in schema["paths"]["/match"]["post"]["parameters"] if p["name"] == "X-API-Version")
+    assert version["in"] == "header" and version["schema"]["enum"] == ["1", "2"]
+
+
+def test_photos_are_offered_as_multipart_first(schema):
+    assert next(iter(schema["paths"]["/match"]["post"]["requestBody"]["content"])) == "multipart/form-data"
 
 
 def test_image_endpoints_take_multipart_files_and_base64_json(schema):
@@ -128,7 +131,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_schema(tra
         )
     report = result.stdout + result.stderr
     assert result.returncode == 0, report + (tmp_path / "gunicorn.log").read_text()[-5000:]
-    assert "Tested: 28" in report
+    assert "Tested: 17" in report  # every operation of the schema
 
 
 def test_the_schema_is_valid_openapi(tmp_path):

@@ -2,11 +2,12 @@
 
 Each endpoint declares what is its own next to its view with `@endpoint(...)`: its fields, its
 images, its answer and the statuses only it gives. What every endpoint shares is added here: the
-error envelope, the client token (X-Auth-Token header or an `auth_token` field), both body forms
-(JSON with base64 images, or multipart files), X-API-Version, and the statuses any endpoint can
-answer. `public_endpoints` turns the URL configuration into the paths a caller uses: `/match` and
-`/v{version}/match`, v2-only endpoints under `/v2/` alone, an endpoint split by version
-(`/generateToken`) once per version.
+error envelope, the client token (X-Auth-Token or Authorization: Bearer header, or an `auth_token`
+field), both body forms (multipart files first, or JSON with base64 images), X-API-Version, and the
+statuses any endpoint can answer. `public_endpoints` turns the URL configuration into one path per
+endpoint, as a generated client wants it: `/match` (the version in the X-API-Version header; a
+/v1/ or /v2/ prefix works too), v2-only endpoints under `/v2/`, an endpoint split by version
+(`/generateToken`) once per version; `finish` names each operation plainly (`gallery_enroll`).
 """
 
 import re
@@ -137,9 +138,11 @@ def endpoint(
     and both body forms are added. `token`:
     the endpoint needs a client token; `versions`: the API versions that have it."""
     fields = fields or {}
+    # Multipart first: what Swagger UI's "Try it out" and generated clients offer by default, and how
+    # photos are sent most simply.
     bodies = {
-        "application/json": _body(fields, required, images, IMAGES_JSON, token),
         "multipart/form-data": _body(fields, required, images, IMAGES_MULTIPART, token),
+        "application/json": _body(fields, required, images, IMAGES_JSON, token),
     }
     if not images:
         bodies["application/x-www-form-urlencoded"] = bodies["multipart/form-data"]
@@ -178,11 +181,14 @@ def public_endpoints(endpoints, **kwargs):
         elif found:
             name = found.group("name")
             versioned = "{version}" in path
+            # One path per endpoint: the version is the X-API-Version header every operation declares
+            # (a /v1/ or /v2/ prefix works as well, and is said so once, in the description). An
+            # endpoint only v2 has is described at its /v2/ path.
             if getattr(callback.cls, "min_version", 1) > 1:
                 if versioned:
                     public.append((f"/v2/{name}", path_regex, method, callback))
-            else:
-                public.append((f"/v{{version}}/{name}" if versioned else f"/{name}", path_regex, method, callback))
+            elif not versioned:
+                public.append((f"/{name}", path_regex, method, callback))
     # spectacular sees no view behind a pattern split by version (facenition.api.dispatch): each
     # version's view is described here, the lowest without a prefix, as a caller reaches it.
     for name, views in _split_by_version(get_resolver().url_patterns).items():
@@ -220,17 +226,24 @@ BEARER_TOKEN_SCHEME = {
 }
 
 
+def operation_id(path):
+    """`/gallery/enroll` -> `gallery_enroll`, `/generateToken` -> `generate_token`: what a generated
+    client names its functions, without spectacular's `_create` suffixes."""
+    name = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", path.removeprefix("/v2/").strip("/")).lower()
+    return re.sub(r"[^a-z0-9]+", "_", name).strip("_")
+
+
 def finish(result, **kwargs):
-    """spectacular's postprocessing hook: `{version}` in a path is 1 or 2; the client token's scheme."""
+    """spectacular's postprocessing hook: operation ids without suffixes; the client token's schemes."""
     schemes = result.setdefault("components", {}).setdefault("securitySchemes", {})
     schemes["ClientToken"] = CLIENT_TOKEN_SCHEME
     schemes["BearerToken"] = BEARER_TOKEN_SCHEME
-    for operations in result["paths"].values():
+    names = [operation_id(path) for path in result["paths"]]
+    for path, operations in result["paths"].items():
+        name = operation_id(path)
         for operation in operations.values():
-            for parameter in operation.get("parameters", []):
-                if parameter["in"] == "path" and parameter["name"] == "version":
-                    parameter["schema"] = {"type": "string", "enum": ["1", "2"]}
-                    parameter["description"] = "The API version; /match and /v1/match are the same endpoint."
+            # /generateToken and /v2/generateToken are two operations: the v2 one says so.
+            operation["operationId"] = f"{name}_v2" if names.count(name) > 1 and path.startswith("/v2/") else name
     return result
 
 
