@@ -20,12 +20,13 @@ from django.db.models import Count
 from credentials.models import Client, ClientToken
 from enrollment.protection.keyring import GALLERY_EMBEDDINGS, keyring_from
 from facenition.deadline import seconds_left
-from facenition.errors import ApplicationError, BadRequest, NotFound, UpstreamFailure
+from facenition.errors import ApplicationError, BadRequest, Conflict, NotFound, UpstreamFailure
 
 from .accuracy import (
     DEFAULT_ACCURACY,
     MATCH_THRESHOLDS,
     MIN_ACCURACY,
+    TARGET_FALSE_MATCH_RATES,
     identification_threshold,
     is_match,
     largest_gallery,
@@ -78,9 +79,11 @@ def _photo_slots(count: int) -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(count)
 
 
-def pipeline_config() -> PipelineConfig:
+def pipeline_config(model_name: str | None = None) -> PipelineConfig:
+    """The configured pipeline, for `model_name` (a face model a token or gallery was made with)
+    instead of the server's FACENITION_MODEL when given."""
     return PipelineConfig(
-        model_name=settings.FACENITION_MODEL,
+        model_name=model_name or settings.FACENITION_MODEL,
         detector_name=settings.FACENITION_DETECTOR,
         detect_max_side=settings.FACENITION_DETECT_MAX_SIDE,
         deepface_home=settings.DEEPFACE_HOME,
@@ -91,8 +94,10 @@ def pipeline_config() -> PipelineConfig:
     )
 
 
-def face_pipeline() -> FacePipeline:
-    return get_pipeline(pipeline_config())
+def face_pipeline(model_name: str | None = None) -> FacePipeline:
+    """The process's pipeline for `model_name` (default: FACENITION_MODEL). Each model loads on first
+    use only: a server that never sees a token or gallery of the other model never loads it."""
+    return get_pipeline(pipeline_config(model_name))
 
 
 @dataclass(frozen=True)
@@ -177,7 +182,7 @@ def face_quality_problem(size: int, sharpness: float, *, min_size: int, min_shar
 
 
 def _read_in_order(
-    images: Sequence[Readable], *, every_face: bool, check: Callable[[Readable, Analysis], None]
+    images: Sequence[Readable], *, every_face: bool, check: Callable[[Readable, Analysis], None], model_name: str
 ) -> list[Analysis]:
     """Each photo's analysis, in order; `check` raises for a photo that will not do. None is started
     after one has failed, and the error raised is that of the first failing photo in the order
@@ -189,7 +194,7 @@ def _read_in_order(
     it reads its photo: on an idle server one request uses both cores, on a busy one every request
     reads one photo at a time. The photos in memory are at most the request's own and its
     helpers'; a photo large enough to be decoded reduced waits until the helpers are done."""
-    pipeline = face_pipeline()
+    pipeline = face_pipeline(model_name)
     analyses: list[Analysis | None] = [None] * len(images)
     failures: dict[int, Exception] = {}
     helpers = max(0, settings.FACENITION_PHOTO_THREADS - 1) if len(images) > 1 else 0
@@ -248,10 +253,12 @@ def _decode(image: Readable) -> DecodedImage:
         return image.decode()
 
 
-def faces_read(*, images: Sequence[Readable], exactly_one: bool = False) -> list[FaceReading]:
-    """Runs the pipeline on intake images. Each must show a face (exactly one if asked: then every
-    face in the photo is looked for) that is large and sharp enough to judge, else 400 naming the
-    first photo, in the order sent, that fails."""
+def faces_read(
+    *, images: Sequence[Readable], exactly_one: bool = False, model_name: str | None = None
+) -> list[FaceReading]:
+    """Runs the pipeline of `model_name` (default: FACENITION_MODEL) on intake images. Each must show
+    a face (exactly one if asked: then every face in the photo is looked for) that is large and
+    sharp enough to judge, else 400 naming the first photo, in the order sent, that fails."""
 
     def check(image: Readable, analysis: Analysis) -> None:
         count = analysis.face_count
@@ -269,7 +276,9 @@ def faces_read(*, images: Sequence[Readable], exactly_one: bool = False) -> list
         if problem:
             raise BadRequest(f"{image.label}: {problem}; send a closer, sharper photo.")
 
-    analyses = _read_in_order(images, every_face=exactly_one, check=check)
+    analyses = _read_in_order(
+        images, every_face=exactly_one, check=check, model_name=model_name or settings.FACENITION_MODEL
+    )
     return [
         FaceReading(label=image.label, face_count=analysis.face_count, face=analysis.faces[0])
         for image, analysis in zip(images, analyses, strict=True)
@@ -297,13 +306,14 @@ def faces_match(*, images: Sequence[Readable], references: Sequence[Readable], a
     """1:1 comparison of two sets of photos; the largest face of each photo counts. Nothing is stored."""
     # Read together, so that the photos go side by side; an error names the first failing photo,
     # images before references, as when each set was read on its own.
-    readings = faces_read(images=[*images, *references])
+    model = settings.FACENITION_MODEL
+    readings = faces_read(images=[*images, *references], model_name=model)
     probe, claimed = readings[: len(images)], readings[len(images) :]
     distance = cosine_distance(mean_embedding(probe), mean_embedding(claimed))
     return MatchResult(
-        match=is_match(distance, accuracy),
+        match=is_match(distance, accuracy, model),
         accuracy=accuracy,
-        max_accuracy=strictest_matching_level(distance),
+        max_accuracy=strictest_matching_level(distance, model),
         faces={"image": describe_readings(probe), "reference": describe_readings(claimed)},
     )
 
@@ -397,6 +407,29 @@ def _sealed_faces_checked() -> Iterator[None]:
         ) from None
 
 
+def gallery_model(gallery: Gallery) -> str:
+    """The face model of the gallery's faces: photos enrolled in it or searched against it are read by
+    that model's pipeline, whatever FACENITION_MODEL says, so that a gallery made with an older model
+    keeps working until its subjects are forgotten. An empty gallery takes FACENITION_MODEL."""
+    if Subject.objects.filter(gallery=gallery).exists():
+        return gallery.model_name
+    return settings.FACENITION_MODEL
+
+
+def _gallery_model_set(gallery: Gallery, model_name: str, *, error: type[ApplicationError]) -> None:
+    """Records that the gallery (locked) holds faces of `model_name`; `error` when it holds another
+    model's, which could never be compared with them."""
+    current = gallery_model(gallery)
+    if current != model_name:
+        raise error(
+            f"The gallery holds faces made with the {current} face model; {model_name} faces cannot be "
+            "compared with them."
+        )
+    if gallery.model_name != model_name:
+        gallery.model_name = model_name
+        gallery.save(update_fields=["model_name"])
+
+
 def _open_face(face: Face, sealer: Sealer, gallery_id: int) -> np.ndarray:
     plain = open_face(
         sealer, bytes(face.sealed_embedding), gallery_id=gallery_id, subject_id=face.subject_id, face_id=face.pk
@@ -404,11 +437,11 @@ def _open_face(face: Face, sealer: Sealer, gallery_id: int) -> np.ndarray:
     return np.frombuffer(plain, dtype=EMBEDDING_DTYPE)
 
 
-def _gallery_disagreement(readings: Sequence[FaceReading], enrolled: Sequence[Embedding]) -> str | None:
+def _gallery_disagreement(readings: Sequence[FaceReading], enrolled: Sequence[Embedding], model: str) -> str | None:
     """Why new photos do not fit a subject, naming the photo that strays furthest, or None. Each new
     photo is compared with the mean of every other face of the subject (enrolled and new); beyond
     /match's most tolerant level, it shows someone else."""
-    threshold = MATCH_THRESHOLDS[MIN_ACCURACY]
+    threshold = MATCH_THRESHOLDS[model][MIN_ACCURACY]
     vectors = [*enrolled, *(reading.face.embedding for reading in readings)]
     if len(vectors) < 2:
         return None
@@ -430,18 +463,21 @@ def gallery_enroll(
 ) -> EnrolledSubject:
     """Adds the face of each photo (exactly one each) to `subject` in the client's gallery, creating
     both when new. The photos must show the subject's person: 400 naming the one that does not."""
-    readings = faces_read(images=images, exactly_one=True)
-    config = pipeline_config()
+    existing = Gallery.objects.filter(client=client).first()
+    config = pipeline_config(None if existing is None else gallery_model(existing))
+    readings = faces_read(images=images, exactly_one=True, model_name=config.model_name)
     with transaction.atomic():
         gallery, _ = Gallery.objects.get_or_create(client=client)
         gallery = Gallery.objects.select_for_update().get(pk=gallery.pk)
+        # Another request may have emptied the gallery, or given an empty one its first faces, meanwhile.
+        _gallery_model_set(gallery, config.model_name, error=Conflict)
         row = Subject.objects.filter(gallery=gallery, name=subject).first()
         sealer, enrolled = None, []
         if row is not None:
             with _sealed_faces_checked():
                 sealer = subject_sealer(row)
                 enrolled = [_open_face(face, sealer, gallery.pk) for face in row.faces.all()]
-        problem = _gallery_disagreement(readings, enrolled)
+        problem = _gallery_disagreement(readings, enrolled, config.model_name)
         if problem:
             raise BadRequest(problem)
         gallery.record_change()
@@ -482,9 +518,12 @@ def gallery_enroll_embeddings(
 ) -> int:
     """Adds subjects whose embeddings were computed elsewhere (an import, the benchmark): `subjects`
     yields (name, [embedding, ...]) for names new to the gallery. No photo is read and no consistency
-    is checked: the caller vouches for both. Returns how many faces were added."""
+    is checked: the caller vouches for both. Returns how many faces were added. 400 when the gallery
+    holds faces of another model: they could never be compared."""
     wrapper = gallery_key_wrapper()
     gallery, _ = Gallery.objects.get_or_create(client=client)
+    with transaction.atomic():
+        _gallery_model_set(Gallery.objects.select_for_update().get(pk=gallery.pk), model_name, error=BadRequest)
     added = 0
     pending: list[tuple[str, list[np.ndarray]]] = []  # (subject name, its embeddings), written in batches
 
@@ -530,9 +569,10 @@ def gallery_enroll_embeddings(
     return added
 
 
-def faces_read_every(*, image: Readable) -> list[DetectedFace]:
-    """Every face in one photo, largest first, boxes in the photo's pixels; 400 when there is none."""
-    pipeline = face_pipeline()
+def faces_read_every(*, image: Readable, model_name: str | None = None) -> list[DetectedFace]:
+    """Every face in one photo, largest first, boxes in the photo's pixels, read by the pipeline of
+    `model_name` (default: FACENITION_MODEL); 400 when there is none."""
+    pipeline = face_pipeline(model_name)
     with face_work():
         analysis = _analyse(pipeline, _decode(image), every_face=True, embed="all")
     if not analysis.faces:
@@ -554,8 +594,10 @@ def _judgeable(face: DetectedFace) -> bool:
     )
 
 
-def _too_large(accuracy: int, subjects: int) -> BadRequest:
-    usable = [level for level in MATCH_THRESHOLDS if identification_threshold(level, subjects) is not None]
+def _too_large(accuracy: int, subjects: int, model: str) -> BadRequest:
+    usable = [
+        level for level in TARGET_FALSE_MATCH_RATES if identification_threshold(level, subjects, model) is not None
+    ]
     advice = (
         f"ask at accuracy {max(usable)} or below"
         if usable
@@ -578,18 +620,19 @@ def gallery_identify(
     if gallery is None or not Subject.objects.filter(gallery=gallery).exists():
         faces = faces_read_every(image=images[0])
         return Identification(accuracy, 0, [IdentifiedFace(face.box.as_dict(), []) for face in faces])
+    model = gallery_model(gallery)
     with _sealed_faces_checked():
         subjects = gallery_size(gallery)
-    threshold = identification_threshold(accuracy, subjects)
+    threshold = identification_threshold(accuracy, subjects, model)
     if threshold is None:
-        raise _too_large(accuracy, subjects)
-    faces = faces_read_every(image=images[0])
+        raise _too_large(accuracy, subjects, model)
+    faces = faces_read_every(image=images[0], model_name=model)
     subjects, found = gallery_nearest(gallery=gallery, embeddings=[face.embedding for face in faces], limit=limit)
     identified = [
         IdentifiedFace(
             face.box.as_dict(),
             [
-                {"subject": c.subject, "max_accuracy": strictest_identifying_level(c.distance, subjects)}
+                {"subject": c.subject, "max_accuracy": strictest_identifying_level(c.distance, subjects, model)}
                 for c in candidates
                 if c.distance <= threshold
             ]
@@ -756,3 +799,38 @@ def gallery_reseal(*, batch: int = 1000) -> Resealed:
                     wrapped_key=wrap_subject_key(current, sealer, **ids), key_id=current.key_id
                 )
                 resealed += 1
+
+
+@dataclass(frozen=True)
+class FaceModelCount:
+    model_name: str
+    tokens: int  # identity tokens still usable (neither revoked nor expired)
+    galleries: int
+    gallery_faces: int
+
+
+def face_models_count() -> list[FaceModelCount]:
+    """What is still on each face model: usable identity tokens, galleries and their faces, by model,
+    the server's FACENITION_MODEL first. What is on another model keeps being read by it until it is
+    rotated, enrolled again, or forgotten."""
+    from django.utils import timezone
+
+    from enrollment.models import Enrollment
+
+    tokens = dict(
+        Enrollment.objects.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .values_list("model_name")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    faces = dict(Face.objects.values_list("model_name").annotate(count=Count("pk")).order_by())
+    galleries = dict(
+        Gallery.objects.filter(subjects__isnull=False)
+        .values_list("model_name")
+        .annotate(count=Count("pk", distinct=True))
+        .order_by()
+    )
+    models = sorted({settings.FACENITION_MODEL, *tokens, *faces}, key=lambda name: name != settings.FACENITION_MODEL)
+    return [
+        FaceModelCount(model, tokens.get(model, 0), galleries.get(model, 0), faces.get(model, 0)) for model in models
+    ]

@@ -2,6 +2,7 @@
 
     python manage.py calibrate_match                         # the table for the configured pipeline
     python manage.py calibrate_match --descriptor mirror     # the same for another descriptor variant
+    python manage.py calibrate_match --model SFace           # the same for another face model
 
 Photos are read as the endpoint reads them (image intake, then the pipeline's largest face); only
 photos labelled with one face and an identity take part. A genuine pair is judged by thresholds
@@ -26,11 +27,12 @@ from matching.calibration import (
     read_samples,
     upper_bound,
 )
-from matching.pipeline import ALIGN_ON, DESCRIPTORS, SCHEDULES, decode_image, get_pipeline
+from matching.pipeline import ALIGN_ON, DESCRIPTORS, OWN_MODELS, SCHEDULES, decode_image, get_pipeline
 from matching.services import face_quality_problem, pipeline_config
 
 
 def add_pipeline_arguments(parser):
+    parser.add_argument("--model", choices=OWN_MODELS, help="face model (default: the setting)")
     parser.add_argument("--descriptor", choices=DESCRIPTORS, help="descriptor variant (default: the setting)")
     parser.add_argument("--jitters", type=int, help="dlib's jittered copies per face (default: the setting)")
     parser.add_argument("--align-on", choices=ALIGN_ON, help="where the face is aligned (default: the setting)")
@@ -47,6 +49,7 @@ def samples_from_options(options, stderr):
     overrides = {
         name: options[option]
         for name, option in (
+            ("model_name", "model"),
             ("descriptor", "descriptor"),
             ("jitters", "jitters"),
             ("align_on", "align_on"),
@@ -133,10 +136,11 @@ class Command(BaseCommand):
         )
         if impostor.examples:
             out(f"Held-out false matches at level 1: {'; '.join(impostor.examples)}.")
-        if fitted == MATCH_THRESHOLDS:
-            out("matching/accuracy.py holds these thresholds.")
+        if fitted == MATCH_THRESHOLDS.get(config.model_name):
+            out(f"matching/accuracy.py holds these thresholds for {config.model_name}.")
         else:
             out(
-                f"matching/accuracy.py holds other thresholds; the fit on all people gives:\nMATCH_THRESHOLDS = {fitted}"
+                f"matching/accuracy.py holds other thresholds for {config.model_name}; the fit on all people gives:\n"
+                f"MATCH_THRESHOLDS[{config.model_name!r}] = {fitted}"
             )
         sys.stdout.flush()
