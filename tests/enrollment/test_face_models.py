@@ -11,7 +11,7 @@ from enrollment.models import Enrollment
 from matching.services import owner_of
 from tests.matching.conftest import synthetic_subjects
 
-from .conftest import authenticate
+from .conftest import authenticate, images
 
 pytestmark = [pytest.mark.django_db, pytest.mark.faces]
 
@@ -50,3 +50,17 @@ def test_count_face_models_says_what_is_still_on_each_model(
         "SFace (FACENITION_MODEL): 1 identity token(s), 0 gallery face(s) in 0 gallery(ies)",
         "Dlib: 1 identity token(s), 2 gallery face(s) in 1 gallery(ies)",
     ]
+
+
+def test_rotating_a_dlib_token_moves_it_to_the_servers_model(authed, enroll, people, settings):
+    settings.FACENITION_MODEL = "Dlib"
+    old = enroll("deepface-a")
+    settings.FACENITION_MODEL = "SFace"
+    response = authed.post(
+        "/rotate", {"token": old["token"], "image": images(*people("deepface-a")[3:6])}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    new = response.json()
+    assert Enrollment.objects.get(pk=new["id"]).model_name == "SFace"
+    assert authenticate(authed, new["token"], people("deepface-a")[6:7]).json()["authenticated"] is True
+    assert authenticate(authed, new["token"], people("deepface-b")[:1]).json()["authenticated"] is False

