@@ -119,7 +119,7 @@ def test_the_sface_token_gates_and_population_in_use_are_the_calibrations_fit(si
 @pytest.mark.faces
 def test_calibrate_match_prints_the_held_out_table(face_photos, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    call_command("calibrate_match")
+    call_command("calibrate_match", model="Dlib")
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert len(rows) == 8
