@@ -138,7 +138,9 @@ class Faces:
             # The first photo and the next one /gallery/enroll's consistency check accepts, as in the tests.
             first, *others = people[identity]
             second = next(
-                i for i, e in enumerate(others) if cosine_distance(first, e) <= MATCH_THRESHOLDS[MIN_ACCURACY]
+                i
+                for i, e in enumerate(others)
+                if cosine_distance(first, e) <= MATCH_THRESHOLDS[settings.FACENITION_MODEL][MIN_ACCURACY]
             )
             self.enrolled[identity] = [first, others[second]]
             self.genuine += [(identity, e) for i, e in enumerate(others) if i != second]
@@ -157,7 +159,9 @@ def enroll(owner, faces, size, seed):
     count = size - sum(len(photos) for _, photos in real)
     subjects = [*real, *((f"distractor-{i}", [v]) for i, v in enumerate(distractors(count, seed)))]
     started = time.perf_counter()
-    added = gallery_enroll_embeddings(client=owner, subjects=iter(subjects), model_name="Dlib", detector_name="dlib")
+    added = gallery_enroll_embeddings(
+        client=owner, subjects=iter(subjects), model_name=settings.FACENITION_MODEL, detector_name="dlib"
+    )
     return added, time.perf_counter() - started
 
 
@@ -196,14 +200,14 @@ def measure_shared_faces(faces):
     """The tests' gallery (2 photos of each of 10 people) at every level, scored 1:N as identify scores it."""
     owner = new_owner("bench gallery of the shared faces")
     gallery_enroll_embeddings(
-        client=owner, subjects=iter(faces.enrolled.items()), model_name="Dlib", detector_name="dlib"
+        client=owner, subjects=iter(faces.enrolled.items()), model_name=settings.FACENITION_MODEL, detector_name="dlib"
     )
     gallery = Gallery.objects.get(client=owner)
     subjects, genuine = gallery_nearest(gallery=gallery, embeddings=[e for _, e in faces.genuine], limit=1)
     _, strangers = gallery_nearest(gallery=gallery, embeddings=faces.strangers, limit=1)
     rows = []
     for level in range(MIN_ACCURACY, MAX_ACCURACY + 1):
-        threshold = identification_threshold(level, subjects)
+        threshold = identification_threshold(level, subjects, settings.FACENITION_MODEL)
         if threshold is None:
             rows.append([level, "—", "too large", "", "", ""])
             continue
@@ -252,7 +256,7 @@ def measure_size(faces, size, queries, run_approximate):
     # Another worker enrolls one subject, then forgets one: this worker's next search catches up.
     gallery_enroll_embeddings(
         client=owner, subjects=iter([("late-arrival", [next(distractors(1, seed=-size % 97))])]),
-        model_name="Dlib", detector_name="dlib",
+        model_name=settings.FACENITION_MODEL, detector_name="dlib",
     )  # fmt: skip
     refresh, _ = timed_searches(owner, genuine, 1)
     gallery_forget(client=owner, subject="distractor-3")

@@ -16,6 +16,9 @@ class Enrollment(models.Model):
     subject = models.CharField(max_length=200, blank=True)
     accuracy = models.PositiveSmallIntegerField()
     scheme_version = models.PositiveSmallIntegerField()
+    # The face model the token's commitment was made from: its live photos are read by that model.
+    # Tokens from before the model was recorded were made with Dlib.
+    model_name = models.CharField(max_length=40, default="Dlib")
     # Which token key sealed the token (hex; facenition.keyring), so an operator can tell when no
     # token needs a retired key any more. Empty for a fit1 token, sealed before key ids.
     key_id = models.CharField(max_length=8, blank=True)

@@ -42,6 +42,7 @@ from .protection import (
     token_encode,
     token_reseal,
 )
+from .protection.binarisation import DEPLOYED
 
 
 @dataclass(frozen=True)
@@ -75,13 +76,13 @@ def _lifetime(expires_in: int | None) -> timedelta:
     return timedelta(seconds=expires_in)
 
 
-def _disagreement(readings: Sequence[FaceReading]) -> str | None:
-    problem = photos_disagree(readings)
+def _disagreement(readings: Sequence[FaceReading], model: str) -> str | None:
+    problem = photos_disagree(readings, model=model)
     return f"{problem}; send photos of one person only." if problem else None
 
 
-def _require_one_person(readings: Sequence[FaceReading]) -> None:
-    problem = _disagreement(readings)
+def _require_one_person(readings: Sequence[FaceReading], model: str) -> None:
+    problem = _disagreement(readings, model)
     if problem:
         raise BadRequest(problem)
 
@@ -90,6 +91,7 @@ def _enrollment_issue(
     *,
     client: Client,
     embedding: Embedding,
+    model_name: str,
     accuracy: int,
     subject: str,
     lifetime: timedelta,
@@ -105,7 +107,9 @@ def _enrollment_issue(
         accuracy=accuracy,
         issued_at=int(now.timestamp()),
         expires_at=int(expires_at.timestamp()),
-        commitment=commit(embedding=embedding, enrollment_id=enrollment_id.bytes, key=key),
+        commitment=commit(
+            embedding=embedding, enrollment_id=enrollment_id.bytes, key=key, population=DEPLOYED[model_name]
+        ),
     )
     raw = token_encode(token, key=key)
     enrollment = Enrollment.objects.create(
@@ -114,6 +118,7 @@ def _enrollment_issue(
         subject=subject,
         accuracy=accuracy,
         scheme_version=SCHEME_VERSION,
+        model_name=model_name,
         key_id=key.key_id.hex(),
         token_digest=secret_digest(raw),
         created_at=now,
@@ -133,10 +138,16 @@ def enrollment_generate(
 ) -> IssuedEnrollment:
     """Enrolls the one person shown in `images`."""
     lifetime = _lifetime(expires_in)
-    readings = faces_read(images=images, exactly_one=True)
-    _require_one_person(readings)
+    model = settings.FACENITION_MODEL
+    readings = faces_read(images=images, exactly_one=True, model_name=model)
+    _require_one_person(readings, model)
     return _enrollment_issue(
-        client=client, embedding=mean_embedding(readings), accuracy=accuracy, subject=subject, lifetime=lifetime
+        client=client,
+        embedding=mean_embedding(readings),
+        model_name=model,
+        accuracy=accuracy,
+        subject=subject,
+        lifetime=lifetime,
     )
 
 
@@ -207,16 +218,17 @@ def _require_accuracy(enrollment: Enrollment, accuracy: int | None) -> None:
         )
 
 
-def _face_unlocks(token: IdentityToken, readings: Sequence[FaceReading], accuracy: int) -> bool:
-    """Tries the mean of the live photos' largest faces against the token."""
+def _face_unlocks(token: IdentityToken, readings: Sequence[FaceReading], accuracy: int, model: str) -> bool:
+    """Tries the mean of the live photos' largest faces, read by the token's face model, against the token."""
     errors = open_commitment(
         token.commitment,
         embedding=mean_embedding(readings),
         enrollment_id=token.enrollment_id.bytes,
         key=token.sealing_key,
         version=token.version,
+        population=DEPLOYED[model],
     )
-    return accepts(errors, accuracy)
+    return accepts(errors, accuracy, model)
 
 
 def _attempt(
@@ -226,18 +238,24 @@ def _attempt(
     images: Sequence[Readable],
     accuracy: int | None,
     on_success: Callable[[Enrollment, Sequence[FaceReading]], Any] | None = None,
+    success_model: str | None = None,
 ) -> Attempt:
     """One counted attempt at unlocking a token. The checks before the pipeline only spare it work;
     the row lock makes check-and-count atomic, so concurrent attempts cannot overrun the lockout.
     Live photos that do not show one person are a failed attempt, answered with a 400 that names
-    the photo that disagrees."""
+    the photo that disagrees. The live photos are read by the token's own face model; `on_success`
+    gets them read by `success_model` (default: the token's), read again only when it differs."""
     token, enrollment = _enrollment_for_token(client=client, raw=raw)
     _require_usable(enrollment)
     _require_accuracy(enrollment, accuracy)
     _require_attempt_allowed(enrollment)
-    readings = faces_read(images=images)
-    disagreement = _disagreement(readings)
-    authenticated = disagreement is None and _face_unlocks(token, readings, enrollment.accuracy)
+    model = enrollment.model_name
+    readings = faces_read(images=images, model_name=model)
+    disagreement = _disagreement(readings, model)
+    authenticated = disagreement is None and _face_unlocks(token, readings, enrollment.accuracy, model)
+    if authenticated and on_success and success_model not in (None, model):
+        # Read before the row is locked: the other model's pass must not hold the lock.
+        readings = faces_read(images=images, model_name=success_model)
     with transaction.atomic():
         enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
         _require_usable(enrollment)
@@ -265,13 +283,15 @@ def enrollment_rotate(
     expires_in: int | None = None,
 ) -> IssuedEnrollment:
     """If the live face unlocks `token`, issues a fresh token (new seed, new key) committed to the
-    live photos and revokes the old one, in one transaction."""
+    live photos and revokes the old one, in one transaction. The new token is made with the server's
+    face model (FACENITION_MODEL): rotating is how a token made with an older model moves to it."""
     lifetime = _lifetime(expires_in)
 
     def reissue(old: Enrollment, readings: Sequence[FaceReading]) -> IssuedEnrollment:
         issued = _enrollment_issue(
             client=client,
             embedding=mean_embedding(readings),
+            model_name=settings.FACENITION_MODEL,
             accuracy=old.accuracy,
             subject=old.subject,
             lifetime=lifetime,
@@ -280,7 +300,14 @@ def enrollment_rotate(
         old.revoke()
         return issued
 
-    attempt = _attempt(client=client, raw=token, images=images, accuracy=accuracy, on_success=reissue)
+    attempt = _attempt(
+        client=client,
+        raw=token,
+        images=images,
+        accuracy=accuracy,
+        on_success=reissue,
+        success_model=settings.FACENITION_MODEL,
+    )
     if not attempt.authenticated:
         raise Forbidden("The face does not match this identity token; nothing was rotated.")
     issued: IssuedEnrollment = attempt.outcome

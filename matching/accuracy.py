@@ -2,7 +2,7 @@
 chosen here before any fitting, 1 the most tolerant, 8 the strictest.
 
 `/match` turns a level into a threshold on the cosine distance between the two sides' descriptors
-(`MATCH_THRESHOLDS`); identity tokens turn it into a gate on the bit errors the decoder corrects
+(`MATCH_THRESHOLDS`, one table per face model); identity tokens turn it into a gate on the bit errors the decoder corrects
 (`enrollment.protection.ERRORS_ALLOWED`). Both are fitted to these targets by
 `python manage.py calibrate_match` and `python manage.py calibrate_enrollment`, with people held
 out; docs/accuracy.md shows their tables, measured on held-out folds only. `/gallery/identify` scores the
@@ -27,29 +27,43 @@ TARGET_FALSE_MATCH_RATES = {
     8: 1 / 1_000_000,
 }
 
-# level -> the largest cosine distance still called a match: `calibrate_match`'s fit on every person
-# of the shared face set (a normal fitted to the impostor distances by pair of people, cut at the
-# target rate), for the default descriptor (plain Dlib, aligned on the full-size photo) and
-# detection schedule (cheap-first).
+# face model -> level -> the largest cosine distance still called a match: `calibrate_match`'s fit on
+# every person of the shared face set (a normal fitted to the impostor distances by pair of people,
+# cut at the target rate), for the default descriptor variant (plain, aligned on the full-size photo)
+# and detection schedule (cheap-first). Embeddings of two models are never compared.
 MATCH_THRESHOLDS = {
-    1: 0.07,
-    2: 0.063,
-    3: 0.0543,
-    4: 0.048,
-    5: 0.042,
-    6: 0.0344,
-    7: 0.0289,
-    8: 0.0118,
+    "Dlib": {
+        1: 0.07,
+        2: 0.063,
+        3: 0.0543,
+        4: 0.048,
+        5: 0.042,
+        6: 0.0344,
+        7: 0.0289,
+        8: 0.0118,
+    },
+    # SFace (int8), aligned on dlib's five landmarks to their template positions.
+    "SFace": {
+        1: 0.5976,
+        2: 0.5785,
+        3: 0.5548,
+        4: 0.5377,
+        5: 0.5214,
+        6: 0.5008,
+        7: 0.4858,
+        8: 0.4393,
+    },
 }
+CALIBRATED_MODELS = tuple(MATCH_THRESHOLDS)
 
 
-def is_match(distance, accuracy):
-    return distance <= MATCH_THRESHOLDS[accuracy]
+def is_match(distance, accuracy, model):
+    return distance <= MATCH_THRESHOLDS[model][accuracy]
 
 
-def strictest_matching_level(distance):
+def strictest_matching_level(distance, model):
     """The highest level at which `distance` still matches, 0 if none does."""
-    passing = [level for level, threshold in MATCH_THRESHOLDS.items() if distance <= threshold]
+    passing = [level for level, threshold in MATCH_THRESHOLDS[model].items() if distance <= threshold]
     return max(passing, default=0)
 
 
@@ -60,25 +74,27 @@ def strictest_matching_level(distance):
 # level's rate there is no calibrated threshold: the gallery is too large for that level.
 
 
-def false_match_threshold(rate):
-    """The cosine-distance threshold the level table gives for false-match rate `rate`, or None when
-    `rate` is below the strictest level's target. At or above the most tolerant level's target, its
-    threshold (no level is looser than level 1)."""
+def false_match_threshold(rate, model):
+    """The cosine-distance threshold `model`'s level table gives for false-match rate `rate`, or None
+    when `rate` is below the strictest level's target. At or above the most tolerant level's target,
+    its threshold (no level is looser than level 1)."""
+    thresholds = MATCH_THRESHOLDS[model]
     levels = sorted(TARGET_FALSE_MATCH_RATES)
     if rate >= TARGET_FALSE_MATCH_RATES[levels[0]]:
-        return MATCH_THRESHOLDS[levels[0]]
+        return thresholds[levels[0]]
     for looser, stricter in zip(levels, levels[1:], strict=False):
         high, low = TARGET_FALSE_MATCH_RATES[looser], TARGET_FALSE_MATCH_RATES[stricter]
         if low <= rate <= high:
             share = math.log(high / rate) / math.log(high / low)
-            return MATCH_THRESHOLDS[looser] + share * (MATCH_THRESHOLDS[stricter] - MATCH_THRESHOLDS[looser])
+            return thresholds[looser] + share * (thresholds[stricter] - thresholds[looser])
     return None
 
 
-def identification_threshold(accuracy, gallery_size):
+def identification_threshold(accuracy, gallery_size, model):
     """The threshold at which level `accuracy` holds its target as the false-positive identification
-    rate of a gallery of `gallery_size` subjects, or None when the gallery is too large for it."""
-    return false_match_threshold(TARGET_FALSE_MATCH_RATES[accuracy] / max(1, gallery_size))
+    rate of a gallery of `gallery_size` subjects of `model`'s faces, or None when the gallery is too
+    large for it."""
+    return false_match_threshold(TARGET_FALSE_MATCH_RATES[accuracy] / max(1, gallery_size), model)
 
 
 def largest_gallery(accuracy):
@@ -86,12 +102,12 @@ def largest_gallery(accuracy):
     return math.floor(TARGET_FALSE_MATCH_RATES[accuracy] / TARGET_FALSE_MATCH_RATES[MAX_ACCURACY] * (1 + 1e-9))
 
 
-def strictest_identifying_level(distance, gallery_size):
+def strictest_identifying_level(distance, gallery_size, model):
     """The highest level at which a gallery of `gallery_size` still identifies at `distance`, 0 if none."""
     passing = [
         level
-        for level in MATCH_THRESHOLDS
-        if (threshold := identification_threshold(level, gallery_size)) is not None and distance <= threshold
+        for level in TARGET_FALSE_MATCH_RATES
+        if (threshold := identification_threshold(level, gallery_size, model)) is not None and distance <= threshold
     ]
     return max(passing, default=0)
 

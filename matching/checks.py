@@ -11,15 +11,25 @@ from django.db import DatabaseError
 from facenition.checks import KEY_BACK_HINT, count_missing_keys
 
 from .models import SubjectKey
-from .reading import ALIGN_ON, DESCRIPTORS, missing_weights
+from .reading import ALIGN_ON, DESCRIPTORS, OWN_MODELS, missing_weights
+
+
+def _calibrated_models() -> list[str]:
+    from enrollment.protection import ERRORS_ALLOWED
+
+    from .accuracy import MATCH_THRESHOLDS
+
+    return [model for model in OWN_MODELS if model in MATCH_THRESHOLDS and model in ERRORS_ALLOWED]
 
 
 @register()
 def model_weights_present(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    # Only the Dlib model works offline; another deepface model downloads its weights on first use.
-    if settings.FACENITION_MODEL != "Dlib":
-        return []
-    missing = missing_weights(settings.FACENITION_MODEL, settings.FACENITION_DETECTOR, settings.DEEPFACE_HOME)
+    # Every model's weights: identity tokens and galleries made with a model other than
+    # FACENITION_MODEL are still read by their own.
+    missing = sorted(
+        {name for model in OWN_MODELS for name in missing_weights(model, "dlib", settings.DEEPFACE_HOME)}
+        | set(missing_weights(settings.FACENITION_MODEL, settings.FACENITION_DETECTOR, settings.DEEPFACE_HOME))
+    )
     if not missing:
         return []
     return [
@@ -34,6 +44,28 @@ def model_weights_present(app_configs: Any, **kwargs: Any) -> list[CheckMessage]
 @register()
 def face_settings_valid(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     problems: list[CheckMessage] = []
+    calibrated_models = _calibrated_models()
+    if settings.FACENITION_MODEL not in calibrated_models:
+        problems.append(
+            Error(
+                f"FACENITION_MODEL is {settings.FACENITION_MODEL!r}; it must be one of {', '.join(calibrated_models)}, "
+                "the face models the accuracy levels and identity tokens are calibrated for.",
+                id="facenition.E015",
+            )
+        )
+    if settings.FACENITION_MODEL == "SFace" and (
+        settings.FACENITION_DETECTOR,
+        settings.FACENITION_DESCRIPTOR,
+        settings.FACENITION_DESCRIPTOR_JITTERS,
+    ) != ("dlib", "plain", 0):
+        problems.append(
+            Error(
+                "FACENITION_MODEL=SFace is aligned on dlib's landmarks and runs once per face: "
+                "FACENITION_DETECTOR must be 'dlib', FACENITION_DESCRIPTOR 'plain' and "
+                "FACENITION_DESCRIPTOR_JITTERS 0.",
+                id="facenition.E016",
+            )
+        )
     if settings.FACENITION_DESCRIPTOR not in DESCRIPTORS:
         problems.append(
             Error(

@@ -15,11 +15,11 @@ from django.db import transaction
 from django.db.models import Count
 
 from credentials.models import Client, ClientToken
-from facenition.errors import BadRequest, NotFound, UpstreamFailure
+from facenition.errors import ApplicationError, BadRequest, Conflict, NotFound, UpstreamFailure
 
 from .accuracy import (
     DEFAULT_ACCURACY,
-    MATCH_THRESHOLDS,
+    TARGET_FALSE_MATCH_RATES,
     identification_scoring,
     identification_threshold,
     largest_gallery,
@@ -110,6 +110,29 @@ def _sealed_faces_checked() -> Iterator[None]:
         ) from None
 
 
+def gallery_model(gallery: Gallery) -> str:
+    """The face model of the gallery's faces: photos enrolled in it or searched against it are read by
+    that model's pipeline, whatever FACENITION_MODEL says, so that a gallery made with an older model
+    keeps working until its subjects are forgotten. An empty gallery takes FACENITION_MODEL."""
+    if Subject.objects.filter(gallery=gallery).exists():
+        return gallery.model_name
+    return settings.FACENITION_MODEL
+
+
+def _gallery_model_set(gallery: Gallery, model_name: str, *, error: type[ApplicationError]) -> None:
+    """Records that the gallery (locked) holds faces of `model_name`; `error` when it holds another
+    model's, which could never be compared with them."""
+    current = gallery_model(gallery)
+    if current != model_name:
+        raise error(
+            f"The gallery holds faces made with the {current} face model; {model_name} faces cannot be "
+            "compared with them."
+        )
+    if gallery.model_name != model_name:
+        gallery.model_name = model_name
+        gallery.save(update_fields=["model_name"])
+
+
 def _open_face(face: Face, sealer: Sealer, gallery_id: int) -> np.ndarray:
     plain = open_face(
         sealer, bytes(face.sealed_embedding), gallery_id=gallery_id, subject_id=face.subject_id, face_id=face.pk
@@ -122,18 +145,23 @@ def gallery_enroll(
 ) -> EnrolledSubject:
     """Adds the face of each photo (exactly one each) to `subject` in the client's gallery, creating
     both when new. The photos must show the subject's person: 400 naming the one that does not."""
-    readings = faces_read(images=images, exactly_one=True)
-    config = pipeline_config()
+    existing = Gallery.objects.filter(client=client).first()
+    config = pipeline_config(None if existing is None else gallery_model(existing))
+    readings = faces_read(images=images, exactly_one=True, model_name=config.model_name)
     with transaction.atomic():
         gallery, _ = Gallery.objects.get_or_create(client=client)
         gallery = Gallery.objects.select_for_update().get(pk=gallery.pk)
+        # Another request may have emptied the gallery, or given an empty one its first faces, meanwhile.
+        _gallery_model_set(gallery, config.model_name, error=Conflict)
         row = Subject.objects.filter(gallery=gallery, name=subject).first()
         sealer, enrolled = None, []
         if row is not None:
             with _sealed_faces_checked():
                 sealer = subject_sealer(row)
                 enrolled = [_open_face(face, sealer, gallery.pk) for face in row.faces.all()]
-        problem = photos_disagree(readings, enrolled=np.mean(enrolled, axis=0) if enrolled else None)
+        problem = photos_disagree(
+            readings, model=config.model_name, enrolled=np.mean(enrolled, axis=0) if enrolled else None
+        )
         if problem:
             raise BadRequest(f"{problem}; send photos of this subject only.")
         gallery.record_change()
@@ -174,9 +202,12 @@ def gallery_enroll_embeddings(
 ) -> int:
     """Adds subjects whose embeddings were computed elsewhere (an import, the benchmark): `subjects`
     yields (name, [embedding, ...]) for names new to the gallery. No photo is read and no consistency
-    is checked: the caller vouches for both. Returns how many faces were added."""
+    is checked: the caller vouches for both. Returns how many faces were added. 400 when the gallery
+    holds faces of another model: they could never be compared."""
     wrapper = gallery_key_wrapper()
     gallery, _ = Gallery.objects.get_or_create(client=client)
+    with transaction.atomic():
+        _gallery_model_set(Gallery.objects.select_for_update().get(pk=gallery.pk), model_name, error=BadRequest)
     added = 0
     pending: list[tuple[str, list[np.ndarray]]] = []  # (subject name, its embeddings), written in batches
 
@@ -236,8 +267,10 @@ def _judgeable(face: DetectedFace) -> bool:
     )
 
 
-def _too_large(accuracy: int, subjects: int) -> BadRequest:
-    usable = [level for level in MATCH_THRESHOLDS if identification_threshold(level, subjects) is not None]
+def _too_large(accuracy: int, subjects: int, model: str) -> BadRequest:
+    usable = [
+        level for level in TARGET_FALSE_MATCH_RATES if identification_threshold(level, subjects, model) is not None
+    ]
     advice = (
         f"ask at accuracy {max(usable)} or below"
         if usable
@@ -260,18 +293,19 @@ def gallery_identify(
     if gallery is None or not Subject.objects.filter(gallery=gallery).exists():
         faces = faces_read_every(image=images[0])
         return Identification(accuracy, 0, [IdentifiedFace(face.box.as_dict(), []) for face in faces])
+    model = gallery_model(gallery)
     with _sealed_faces_checked():
         subjects = gallery_size(gallery)
-    threshold = identification_threshold(accuracy, subjects)
+    threshold = identification_threshold(accuracy, subjects, model)
     if threshold is None:
-        raise _too_large(accuracy, subjects)
-    faces = faces_read_every(image=images[0])
+        raise _too_large(accuracy, subjects, model)
+    faces = faces_read_every(image=images[0], model_name=model)
     subjects, found = gallery_nearest(gallery=gallery, embeddings=[face.embedding for face in faces], limit=limit)
     identified = [
         IdentifiedFace(
             face.box.as_dict(),
             [
-                {"subject": c.subject, "max_accuracy": strictest_identifying_level(c.distance, subjects)}
+                {"subject": c.subject, "max_accuracy": strictest_identifying_level(c.distance, subjects, model)}
                 for c in candidates
                 if c.distance <= threshold
             ]
@@ -438,3 +472,38 @@ def gallery_reseal(*, batch: int = 1000) -> Resealed:
                     wrapped_key=wrap_subject_key(current, sealer, **ids), key_id=current.key_id
                 )
                 resealed += 1
+
+
+@dataclass(frozen=True)
+class FaceModelCount:
+    model_name: str
+    tokens: int  # identity tokens still usable (neither revoked nor expired)
+    galleries: int
+    gallery_faces: int
+
+
+def face_models_count() -> list[FaceModelCount]:
+    """What is still on each face model: usable identity tokens, galleries and their faces, by model,
+    the server's FACENITION_MODEL first. What is on another model keeps being read by it until it is
+    rotated, enrolled again, or forgotten."""
+    from django.utils import timezone
+
+    from enrollment.models import Enrollment
+
+    tokens = dict(
+        Enrollment.objects.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .values_list("model_name")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    faces = dict(Face.objects.values_list("model_name").annotate(count=Count("pk")).order_by())
+    galleries = dict(
+        Gallery.objects.filter(subjects__isnull=False)
+        .values_list("model_name")
+        .annotate(count=Count("pk", distinct=True))
+        .order_by()
+    )
+    models = sorted({settings.FACENITION_MODEL, *tokens, *faces}, key=lambda name: name != settings.FACENITION_MODEL)
+    return [
+        FaceModelCount(model, tokens.get(model, 0), galleries.get(model, 0), faces.get(model, 0)) for model in models
+    ]

@@ -27,6 +27,9 @@ class Gallery(models.Model):
     # [[version, subject id], ...], oldest first: every subject removed after version `removals_from`.
     removals = models.JSONField(default=list, blank=True)
     removals_from = models.PositiveBigIntegerField(default=0)
+    # The face model of every face in it (matching.galleries.gallery_model); galleries from before the
+    # model was recorded hold Dlib faces.
+    model_name = models.CharField(max_length=40, default="Dlib")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -25,6 +25,7 @@ from .cores import CoreSlots
 from .pipeline import (
     ALIGN_ON,
     DESCRIPTORS,
+    OWN_MODELS,
     Analysis,
     Box,
     DecodedImage,
@@ -54,6 +55,7 @@ __all__ = [
     "FaceReading",
     "ImageLimits",
     "ImageRefused",
+    "OWN_MODELS",
     "Readable",
     "WeightsMissing",
     "cosine_distance",
@@ -90,9 +92,11 @@ def _photo_slots(count: int) -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(count)
 
 
-def pipeline_config() -> PipelineConfig:
+def pipeline_config(model_name: str | None = None) -> PipelineConfig:
+    """The configured pipeline, for `model_name` (a face model a token or gallery was made with)
+    instead of the server's FACENITION_MODEL when given."""
     return PipelineConfig(
-        model_name=settings.FACENITION_MODEL,
+        model_name=model_name or settings.FACENITION_MODEL,
         detector_name=settings.FACENITION_DETECTOR,
         detect_max_side=settings.FACENITION_DETECT_MAX_SIDE,
         deepface_home=settings.DEEPFACE_HOME,
@@ -103,8 +107,10 @@ def pipeline_config() -> PipelineConfig:
     )
 
 
-def face_pipeline() -> FacePipeline:
-    return get_pipeline(pipeline_config())
+def face_pipeline(model_name: str | None = None) -> FacePipeline:
+    """The process's pipeline for `model_name` (default: FACENITION_MODEL). Each model loads on first
+    use only: a server that never sees a token or gallery of the other model never loads it."""
+    return get_pipeline(pipeline_config(model_name))
 
 
 @dataclass(frozen=True)
@@ -189,7 +195,7 @@ def face_quality_problem(size: int, sharpness: float, *, min_size: int, min_shar
 
 
 def _read_in_order(
-    images: Sequence[Readable], *, every_face: bool, check: Callable[[Readable, Analysis], None]
+    images: Sequence[Readable], *, every_face: bool, check: Callable[[Readable, Analysis], None], model_name: str
 ) -> list[Analysis]:
     """Each photo's analysis, in order; `check` raises for a photo that will not do. None is started
     after one has failed, and the error raised is that of the first failing photo in the order
@@ -201,7 +207,7 @@ def _read_in_order(
     it reads its photo: on an idle server one request uses both cores, on a busy one every request
     reads one photo at a time. The photos in memory are at most the request's own and its
     helpers'; a photo large enough to be decoded reduced waits until the helpers are done."""
-    pipeline = face_pipeline()
+    pipeline = face_pipeline(model_name)
     analyses: list[Analysis | None] = [None] * len(images)
     failures: dict[int, Exception] = {}
     helpers = max(0, settings.FACENITION_PHOTO_THREADS - 1) if len(images) > 1 else 0
@@ -260,10 +266,12 @@ def _decode(image: Readable) -> DecodedImage:
         return image.decode()
 
 
-def faces_read(*, images: Sequence[Readable], exactly_one: bool = False) -> list[FaceReading]:
-    """Runs the pipeline on intake images. Each must show a face (exactly one if asked: then every
-    face in the photo is looked for) that is large and sharp enough to judge, else 400 naming the
-    first photo, in the order sent, that fails."""
+def faces_read(
+    *, images: Sequence[Readable], exactly_one: bool = False, model_name: str | None = None
+) -> list[FaceReading]:
+    """Runs the pipeline of `model_name` (default: FACENITION_MODEL) on intake images. Each must show
+    a face (exactly one if asked: then every face in the photo is looked for) that is large and
+    sharp enough to judge, else 400 naming the first photo, in the order sent, that fails."""
 
     def check(image: Readable, analysis: Analysis) -> None:
         count = analysis.face_count
@@ -281,7 +289,9 @@ def faces_read(*, images: Sequence[Readable], exactly_one: bool = False) -> list
         if problem:
             raise BadRequest(f"{image.label}: {problem}; send a closer, sharper photo.")
 
-    analyses = _read_in_order(images, every_face=exactly_one, check=check)
+    analyses = _read_in_order(
+        images, every_face=exactly_one, check=check, model_name=model_name or settings.FACENITION_MODEL
+    )
     return [
         FaceReading(label=image.label, face_count=analysis.face_count, face=analysis.faces[0])
         for image, analysis in zip(images, analyses, strict=True)
@@ -297,9 +307,10 @@ def describe_readings(readings: Sequence[FaceReading]) -> list[dict[str, Any]]:
     return [{"faces": r.face_count, "box": r.face.box.as_dict()} for r in readings]
 
 
-def faces_read_every(*, image: Readable) -> list[DetectedFace]:
-    """Every face in one photo, largest first, boxes in the photo's pixels; 400 when there is none."""
-    pipeline = face_pipeline()
+def faces_read_every(*, image: Readable, model_name: str | None = None) -> list[DetectedFace]:
+    """Every face in one photo, largest first, boxes in the photo's pixels, read by the pipeline of
+    `model_name` (default: FACENITION_MODEL); 400 when there is none."""
+    pipeline = face_pipeline(model_name)
     with face_work():
         analysis = _analyse(pipeline, _decode(image), every_face=True, embed="all")
     if not analysis.faces:
@@ -307,14 +318,15 @@ def faces_read_every(*, image: Readable) -> list[DetectedFace]:
     return analysis.faces
 
 
-def photos_disagree(readings: Sequence[FaceReading], *, enrolled: Embedding | None = None) -> str | None:
+def photos_disagree(readings: Sequence[FaceReading], *, model: str, enrolled: Embedding | None = None) -> str | None:
     """Why the photos do not show one person, or None when every pair of them is within /match's most
     tolerant level: "<photo> does not show the same person as <the others it is apart from>", naming
     the photo apart from the most others (on a tie, the later one: the first sets the person). Each
     photo is compared with each other photo, never with a mean of them: a mean of several people's
     faces is no one's face, and can come closer to a stranger's than any of them. `enrolled`, the
-    mean face of a gallery subject (already one person), counts as one more photo to agree with."""
-    threshold = MATCH_THRESHOLDS[MIN_ACCURACY]
+    mean face of a gallery subject (already one person), counts as one more photo to agree with.
+    `model`: the face model that read them, whose most tolerant level applies."""
+    threshold = MATCH_THRESHOLDS[model][MIN_ACCURACY]
     apart: dict[str, list[str]] = {reading.label: [] for reading in readings}
     for first, second in itertools.combinations(readings, 2):
         if cosine_distance(first.face.embedding, second.face.embedding) > threshold:

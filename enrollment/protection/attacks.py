@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import code
-from .binarisation import _EDGES, BITS_PER_COMPONENT, CELLS, DEPLOYED, TEMPLATE_BITS, rotation
+from .binarisation import _EDGES, BITS_PER_COMPONENT, CELLS, TEMPLATE_BITS, Population, rotation
 from .scheme import helper_bits
 
 if TYPE_CHECKING:
@@ -92,13 +92,13 @@ def template_from_helper(helper: Bits, tries: int = 10_000, seed: int = 0) -> Bi
     return None
 
 
-def embedding_from_template(template: Bits, seed: bytes) -> Vector:
+def embedding_from_template(template: Bits, seed: bytes, population: Population) -> Vector:
     """An embedding whose template bits under `seed` are `template`: each rotated component is set to
     its cell's mean, then the rotation and the population scaling are undone."""
     bits = np.append(template, 0).reshape(-1, BITS_PER_COMPONENT)
     cells = bits.sum(axis=1)
     standardised = rotation(seed).T @ _CELL_MEANS[cells]
-    vector = standardised * DEPLOYED.spread + DEPLOYED.mean
+    vector = standardised * population.spread + population.mean
     return vector / np.linalg.norm(vector)
 
 
@@ -113,10 +113,13 @@ def attacker_helper(token: IdentityToken, key: TokenKey | None = None) -> Bits:
     return helper_bits(token.commitment, enrollment_id=token.enrollment_id.bytes, key=key, version=token.version)
 
 
-def invert(token: IdentityToken, key: TokenKey | None = None, tries: int = ATTACK_TRIES) -> Vector | None:
-    """An embedding rebuilt from the token, or None when the attack finds no template."""
+def invert(
+    token: IdentityToken, key: TokenKey | None, *, population: Population, tries: int = ATTACK_TRIES
+) -> Vector | None:
+    """An embedding rebuilt from the token, or None when the attack finds no template. `population`:
+    the statistics of the token's face model, which the attacker is assumed to know."""
     template = template_from_helper(attacker_helper(token, key), tries=tries)
-    return None if template is None else embedding_from_template(template, token.commitment.seed)
+    return None if template is None else embedding_from_template(template, token.commitment.seed, population)
 
 
 def cosine_distance(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
@@ -137,6 +140,8 @@ def link(
     first: IdentityToken,
     second: IdentityToken,
     key: TokenKey | None = None,
+    *,
+    population: Population,
     tries: int = ATTACK_TRIES,
     rebuilt: dict[tuple[IdentityToken, TokenKey | None], Vector | None] | None = None,
 ) -> Link:
@@ -145,7 +150,7 @@ def link(
     inversions = {} if rebuilt is None else rebuilt
     for token in (first, second):
         if (token, key) not in inversions:
-            inversions[token, key] = invert(token, key, tries)
+            inversions[token, key] = invert(token, key, population=population, tries=tries)
     one, other = inversions[first, key], inversions[second, key]
     distance = None if one is None or other is None else cosine_distance(one, other)
     bch_key, _ = code.decode(attacker_helper(first, key) ^ attacker_helper(second, key))

@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .population import POPULATION_MEAN, POPULATION_SPREAD
+from . import population, population_sface
 
 CELLS = 9
 BITS_PER_COMPONENT = CELLS - 1
 TEMPLATE_BITS = 1023
+EMBEDDING_SIZE = 128  # Dlib's and SFace's alike
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,13 @@ class Population:
         return cls(mean=mean, spread=np.sqrt(((photos - mean) ** 2).mean(axis=0)))
 
 
-DEPLOYED = Population(mean=np.array(POPULATION_MEAN), spread=np.array(POPULATION_SPREAD))
+# Face model -> the statistics its embeddings are binarised with (`derive_enrollment_population`).
+DEPLOYED = {
+    "Dlib": Population(mean=np.array(population.POPULATION_MEAN), spread=np.array(population.POPULATION_SPREAD)),
+    "SFace": Population(
+        mean=np.array(population_sface.POPULATION_MEAN), spread=np.array(population_sface.POPULATION_SPREAD)
+    ),
+}
 # Cell boundaries that split a standard normal into equally likely cells.
 _EDGES = np.array([NormalDist().inv_cdf(k / CELLS) for k in range(1, CELLS)])
 
@@ -41,11 +48,11 @@ _EDGES = np.array([NormalDist().inv_cdf(k / CELLS) for k in range(1, CELLS)])
 def rotation(seed: bytes) -> npt.NDArray[np.float64]:
     """A random orthogonal matrix drawn from `seed` (bytes): the same seed, the same matrix."""
     generator = np.random.Generator(np.random.PCG64(int.from_bytes(seed, "big")))
-    q, r = np.linalg.qr(generator.standard_normal((DEPLOYED.mean.size, DEPLOYED.mean.size)))
+    q, r = np.linalg.qr(generator.standard_normal((EMBEDDING_SIZE, EMBEDDING_SIZE)))
     return q * np.sign(np.diag(r))
 
 
-def templates(embeddings: npt.ArrayLike, seed: bytes, population: Population = DEPLOYED) -> npt.NDArray[np.uint8]:
+def templates(embeddings: npt.ArrayLike, seed: bytes, population: Population) -> npt.NDArray[np.uint8]:
     """Thermometer bits of each rotated, standardised embedding (one per row): uint8 0s and 1s.
 
     Rotating after standardising spreads each person's identity over every component, so the bits
@@ -58,6 +65,6 @@ def templates(embeddings: npt.ArrayLike, seed: bytes, population: Population = D
     return bits.reshape(len(vectors), -1)[:, :TEMPLATE_BITS]
 
 
-def template_bits(embedding: npt.ArrayLike, seed: bytes, population: Population = DEPLOYED) -> npt.NDArray[np.uint8]:
+def template_bits(embedding: npt.ArrayLike, seed: bytes, population: Population) -> npt.NDArray[np.uint8]:
     """The template bits of one embedding."""
     return templates(embedding, seed, population)[0]

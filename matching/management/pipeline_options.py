@@ -9,11 +9,12 @@ from django.core.management.base import CommandError
 
 from facenition.faceset import FaceSetMissing, labelled_photos
 from matching.calibration import FITS, read_samples
-from matching.pipeline import ALIGN_ON, DESCRIPTORS, SCHEDULES, decode_image, get_pipeline
+from matching.pipeline import ALIGN_ON, DESCRIPTORS, OWN_MODELS, SCHEDULES, decode_image, get_pipeline
 from matching.reading import face_quality_problem, pipeline_config
 
 
 def add_pipeline_arguments(parser):
+    parser.add_argument("--model", choices=OWN_MODELS, help="face model (default: the setting)")
     parser.add_argument("--descriptor", choices=DESCRIPTORS, help="descriptor variant (default: the setting)")
     parser.add_argument("--jitters", type=int, help="dlib's jittered copies per face (default: the setting)")
     parser.add_argument("--align-on", choices=ALIGN_ON, help="where the face is aligned (default: the setting)")
@@ -30,6 +31,7 @@ def samples_from_options(options, stderr):
     overrides = {
         name: options[option]
         for name, option in (
+            ("model_name", "model"),
             ("descriptor", "descriptor"),
             ("jitters", "jitters"),
             ("align_on", "align_on"),

@@ -7,13 +7,15 @@ only, when only it counts), largest first. Detection runs on a copy whose longes
 when needed); landmarks, alignment and the embedding use the decoded photo. Each thread reading a
 photo uses dlib models of its own (`Reader`).
 
-Models load once per process, on first use or on an explicit `load()`, through deepface, so an
-operator can name another deepface model or detector in the settings.
+Models load once per process, on first use or on an explicit `load()`. Dlib and SFace
+(`OWN_MODELS`) run here on dlib's detector and landmarks; any other model or detector is built
+through deepface.
 """
 
 from .core import (
     ALIGN_ON,
     DESCRIPTORS,
+    OWN_MODELS,
     SCHEDULES,
     Analysis,
     Box,
@@ -33,14 +35,16 @@ from .images import (
     to_rgb_array,
 )
 from .types import Embedding, Readable
-from .weights import DESCRIPTOR, SHAPE_PREDICTOR, WeightsMissing, missing_weights, place_weights, weights_dir
+from .weights import DESCRIPTOR, SFACE, SHAPE_PREDICTOR, WeightsMissing, missing_weights, place_weights, weights_dir
 
 __all__ = [
     "ALIGN_ON",
     "DESCRIPTORS",
+    "OWN_MODELS",
     "SCHEDULES",
     "Analysis",
     "DESCRIPTOR",
+    "SFACE",
     "SHAPE_PREDICTOR",
     "Box",
     "DecodedImage",

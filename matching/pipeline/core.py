@@ -8,8 +8,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .weights import DESCRIPTOR, SHAPE_PREDICTOR, WeightsMissing, missing_weights, weights_dir
+from .weights import DESCRIPTOR, SFACE, SHAPE_PREDICTOR, WeightsMissing, missing_weights, weights_dir
 
+# The face models this pipeline drives itself, on dlib's detector and 5-point landmarks: dlib's ResNet
+# descriptor, and OpenCV Zoo's SFace run through OpenCV's DNN module (deepface's own SFace client
+# cannot run the int8 file). Any other name is a deepface model, built and run by deepface.
+OWN_MODELS = ("Dlib", "SFace")
 DESCRIPTORS = ("plain", "mirror")
 ALIGN_ON = ("photo", "detection")
 # When dlib's HOG detector looks at the detection copy upsampled (the costly pass, which finds faces
@@ -17,6 +21,13 @@ ALIGN_ON = ("photo", "detection")
 # pass does not find exactly one face, or when every face in the photo must be found.
 SCHEDULES = ("cheap-first", "thorough")
 CHIP_SIDE = 150
+SFACE_SIDE = 112
+# Where SFace's alignment puts dlib's five landmarks (outer and inner corner of the eye on the image's
+# right, the same of the other eye, the base of the nose) in the 112x112 crop: the mean positions of
+# those landmarks in the shared set's faces aligned on the ArcFace five-point template through dlib's
+# 68-point model (BENCHMARKS.md, "SFace"). Only these numbers come from that non-commercial model:
+# the landmarks found at run time are dlib's 5-point model's, trained on data free for any use.
+SFACE_TEMPLATE = ((80.8, 53.0), (66.5, 53.4), (31.1, 52.7), (45.2, 53.3), (55.9, 80.0))
 # An RGB photo as the pipeline takes it: height x width x 3, uint8.
 RGB = npt.NDArray[np.uint8]
 
@@ -44,6 +55,8 @@ class PipelineConfig:
             raise ValueError(f"detect_schedule: one of {', '.join(SCHEDULES)}, not {self.detect_schedule!r}")
         if not 0 <= self.jitters <= 100:
             raise ValueError(f"jitters: between 0 and 100, not {self.jitters}")
+        if self.model_name == "SFace" and (self.detector_name != "dlib" or self.descriptor != "plain" or self.jitters):
+            raise ValueError("SFace: aligned on dlib's landmarks, so with the dlib detector, plain, no jitters")
 
     @property
     def variant(self) -> str:
@@ -57,7 +70,12 @@ class PipelineConfig:
     def scheduled(self) -> bool:
         """Whether the detection schedule applies: dlib's own detector and descriptor, which this
         pipeline drives directly. Other deepface detectors run once, as deepface runs them."""
-        return self.model_name == "Dlib" and self.detector_name == "dlib"
+        return self.model_name in OWN_MODELS and self.detector_name == "dlib"
+
+    @property
+    def own_model(self) -> bool:
+        """Whether the model is one this pipeline runs itself, with a `Reader` per thread."""
+        return self.model_name in OWN_MODELS
 
 
 @dataclass(frozen=True)
@@ -146,9 +164,9 @@ def sharpness(rgb: RGB, box: Box) -> float:
 
 @dataclass
 class Reader:
-    """One thread's dlib models. dlib's detector and its descriptor network keep working buffers in
-    the object, so two threads must not run one object at once: each photo read side by side takes
-    a reader of its own (about 30 MB each, built on first need and kept)."""
+    """One thread's models. dlib's detector, its descriptor network and OpenCV's DNN net keep working
+    buffers in the object, so two threads must not run one object at once: each photo read side by
+    side takes a reader of its own (about 30 MB each, built on first need and kept)."""
 
     detector: Any
     shape_predictor: Any
@@ -176,6 +194,13 @@ class FacePipeline:
                     f"model weights missing from {weights_dir(self.config.deepface_home)}: {', '.join(missing)}; "
                     "run `make setup` (or `python manage.py place_weights`)."
                 )
+            if self.config.model_name == "SFace":
+                import dlib
+
+                self._dlib = dlib
+                self._idle_readers.put(self._new_reader())
+                self._loaded = True
+                return self
             from deepface.modules import modeling
 
             self.detector = modeling.build_model(task="face_detector", model_name=self.config.detector_name)
@@ -198,23 +223,32 @@ class FacePipeline:
         return self._dlib.shape_predictor(str(weights_dir(self.config.deepface_home) / SHAPE_PREDICTOR))
 
     def _new_reader(self) -> Reader:
+        folder = weights_dir(self.config.deepface_home)
+        if self.config.model_name == "SFace":
+            import cv2
+
+            # Fed by name: the int8 file lists its weights as graph inputs too, so OpenCV 5 refuses an
+            # unnamed input, and cv2.FaceRecognizerSF cannot run it.
+            descriptor = cv2.dnn.readNetFromONNX(str(folder / SFACE))
+        else:
+            descriptor = self._dlib.face_recognition_model_v1(str(folder / DESCRIPTOR))
         return Reader(
             detector=self._dlib.get_frontal_face_detector() if self.config.scheduled else None,
             shape_predictor=self._new_shape_predictor(),
-            descriptor=self._dlib.face_recognition_model_v1(str(weights_dir(self.config.deepface_home) / DESCRIPTOR)),
+            descriptor=descriptor,
         )
 
     def add_readers(self, count: int) -> "FacePipeline":
         """Builds readers now, up to `count` in all, so that no request pays for building one."""
         self.load()
-        if self.config.model_name == "Dlib":
+        if self.config.own_model:
             for _ in range(count - self._idle_readers.qsize()):
                 self._idle_readers.put(self._new_reader())
         return self
 
     @contextmanager
     def _reader(self) -> Iterator[Reader | None]:
-        if self.config.model_name != "Dlib":
+        if not self.config.own_model:
             yield None
             return
         try:
@@ -329,6 +363,8 @@ class FacePipeline:
     def _embed(
         self, rgb: RGB, small: RGB, box: Box, region: Any, scale: float, reader: Reader | None
     ) -> npt.NDArray[np.float64]:
+        if reader is not None and self.config.model_name == "SFace":
+            return self._embed_sface(rgb, box, reader)
         if reader is not None:
             return self._embed_dlib(rgb, small, box, scale, reader)
         with self._deepface_lock:
@@ -352,6 +388,23 @@ class FacePipeline:
             chips.append(np.ascontiguousarray(chip[:, ::-1]))
         vectors = reader.descriptor.compute_face_descriptor(chips, self.config.jitters)
         return np.mean(np.asarray(vectors, dtype=np.float64), axis=0)
+
+    def _embed_sface(self, rgb: RGB, box: Box, reader: Reader) -> npt.NDArray[np.float64]:
+        # dlib's five landmarks on the full-size photo, all five mapped onto their template positions
+        # by a similarity transform (LMEDS: one misplaced landmark does not tilt the crop).
+        import cv2
+
+        shape = reader.shape_predictor(rgb, self._dlib.rectangle(box.left, box.top, box.right, box.bottom))
+        points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(5)], dtype=np.float32)
+        transform, _ = cv2.estimateAffinePartial2D(points, np.array(SFACE_TEMPLATE, dtype=np.float32), method=cv2.LMEDS)
+        if transform is None:
+            transform, _ = cv2.estimateAffinePartial2D(points, np.array(SFACE_TEMPLATE, dtype=np.float32))
+        crop = cv2.warpAffine(rgb, transform, (SFACE_SIDE, SFACE_SIDE), flags=cv2.INTER_LINEAR)
+        # The network takes BGR, 0-255, as the wheel's own code feeds it.
+        blob = cv2.dnn.blobFromImage(np.ascontiguousarray(crop[:, :, ::-1]), 1.0, (SFACE_SIDE, SFACE_SIDE))
+        reader.descriptor.setInput(blob, "data")
+        vector = np.asarray(reader.descriptor.forward(), dtype=np.float64).reshape(-1)
+        return vector / np.linalg.norm(vector)
 
     def _embed_generic(self, rgb: RGB, region: Any, scale: float) -> npt.NDArray[np.float64]:
         from deepface.models.Detector import FacialAreaRegion

@@ -7,7 +7,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from enrollment.models import Enrollment
-from enrollment.protection import ERRORS_ALLOWED
+from matching.accuracy import TARGET_FALSE_MATCH_RATES
 from matching.pipeline import decode_image
 from matching.reading import face_pipeline
 
@@ -37,7 +37,7 @@ def test_authenticate_accepts_several_live_photos(authed, enroll, people):
     assert authenticate(authed, token["token"], people("deepface-a")[5:8]).json()["authenticated"] is True
 
 
-@pytest.mark.parametrize("accuracy", sorted(ERRORS_ALLOWED))
+@pytest.mark.parametrize("accuracy", sorted(TARGET_FALSE_MATCH_RATES))
 def test_authenticate_rejects_other_person_at_every_level(authed, enroll, people, accuracy):
     token = enroll("deepface-a", accuracy=accuracy)
     for other in ("deepface-b", "deepface-c", "obama", "biden"):
@@ -205,7 +205,7 @@ def strangers(people, identity, count=10):
     return [people(person)[0] for person in others[:count]]
 
 
-@pytest.mark.parametrize("accuracy", sorted(ERRORS_ALLOWED))
+@pytest.mark.parametrize("accuracy", sorted(TARGET_FALSE_MATCH_RATES))
 def test_authenticate_refuses_a_mean_face_of_other_people_at_every_level(authed, enroll, people, accuracy):
     token = enroll("deepface-a", accuracy=accuracy)
     response = authenticate(authed, token["token"], strangers(people, "deepface-a"), accuracy=accuracy)

@@ -4,10 +4,12 @@ without the key, neither attack gets anywhere. docs/security.md's "Threat model"
 
 import numpy as np
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from enrollment.protection import accepts, open_commitment, token_decode
 from enrollment.protection.attacks import cosine_distance, invert, link
+from enrollment.protection.binarisation import DEPLOYED
 from facenition.keyring import token_keyring
 from matching.accuracy import DEFAULT_ACCURACY, MATCH_THRESHOLDS
 from matching.intake import decode_image
@@ -16,6 +18,8 @@ from matching.reading import faces_read
 from .conftest import authenticate, generate, images
 
 pytestmark = [pytest.mark.django_db, pytest.mark.faces]
+# The server's face model: the tokens these tests issue are made with it.
+MODEL = settings.FACENITION_MODEL
 
 
 def decoded(raw):
@@ -35,9 +39,13 @@ def embedding_of(photo):
 def opens(token, embedding):
     """Whether `embedding` unlocks the token at the default accuracy, as /authenticate would decide."""
     errors = open_commitment(
-        token.commitment, embedding=embedding, enrollment_id=token.enrollment_id.bytes, key=token.key
+        token.commitment,
+        embedding=embedding,
+        enrollment_id=token.enrollment_id.bytes,
+        key=token.key,
+        population=DEPLOYED[MODEL],
     )
-    return accepts(errors, DEFAULT_ACCURACY)
+    return accepts(errors, DEFAULT_ACCURACY, MODEL)
 
 
 def test_no_column_of_any_table_holds_an_embedding_or_an_image(authed, people):
@@ -70,18 +78,18 @@ def test_with_the_key_a_token_gives_its_face_back_and_without_it_nothing(authed,
     stranger = decoded(issued(authed, people("deepface-b")[:3]))
     unseen = people("deepface-a")[6:]
 
-    rebuilt = invert(stolen, stolen.key)
+    rebuilt = invert(stolen, stolen.key, population=DEPLOYED[MODEL])
 
     assert rebuilt is not None
     enrolled = np.mean([embedding_of(photo) for photo in people("deepface-a")[:3]], axis=0)
     assert cosine_distance(rebuilt, enrolled) < 0.01
     # The rebuilt embedding stands in for the face: /match would call it the person's own photos at
     # its most tolerant level, and it unlocks the person's token at another client.
-    assert all(cosine_distance(rebuilt, embedding_of(photo)) <= MATCH_THRESHOLDS[1] for photo in unseen)
+    assert all(cosine_distance(rebuilt, embedding_of(photo)) <= MATCH_THRESHOLDS[MODEL][1] for photo in unseen)
     assert opens(elsewhere, rebuilt) and not opens(stranger, rebuilt)
 
     # The same attack on the token as it travels, without the key:
-    assert invert(stolen, None) is None
+    assert invert(stolen, None, population=DEPLOYED[MODEL]) is None
 
 
 def test_with_the_key_tokens_of_one_face_link_across_clients_and_rotation_and_without_it_they_do_not(
@@ -102,10 +110,10 @@ def test_with_the_key_tokens_of_one_face_link_across_clients_and_rotation_and_wi
     strangers = [(token, another) for token in same_face]
     rebuilt = {}
 
-    with_key = [link(a, b, key, rebuilt=rebuilt) for a, b in pairs + strangers]
+    with_key = [link(a, b, key, population=DEPLOYED[MODEL], rebuilt=rebuilt) for a, b in pairs + strangers]
     assert [result.linked for result in with_key] == [True] * 3 + [False] * 3
     assert not any(result.code_offset for result in with_key)  # each token's own rotation defeats it
 
-    without_key = [link(a, b, rebuilt=rebuilt) for a, b in pairs + strangers]
+    without_key = [link(a, b, population=DEPLOYED[MODEL], rebuilt=rebuilt) for a, b in pairs + strangers]
     assert [result.linked for result in without_key] == [False] * 6
     assert all(result.rebuilt_distance is None for result in without_key)

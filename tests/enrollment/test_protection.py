@@ -26,19 +26,20 @@ from enrollment.protection import (
     token_encode,
     token_reseal,
 )
-from enrollment.protection.binarisation import template_bits
+from enrollment.protection.binarisation import DEPLOYED, template_bits
 from facenition.keyring import HELPER_DATA, KEY_CHECK, PURPOSES, TOKEN_MAC, Keyring, TokenKey
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SECRET = b"a server secret of some length " * 2
 NEWER = b"a newer server secret, just as long" * 2
 KEY = TokenKey(SECRET)
+POPULATION = DEPLOYED["Dlib"]
 
 
 def some_token(accuracy=4, key=KEY):
     enrollment_id = uuid.uuid4()
     embedding = np.random.default_rng(7).standard_normal(128)
-    commitment = commit(embedding=embedding, enrollment_id=enrollment_id.bytes, key=key)
+    commitment = commit(embedding=embedding, enrollment_id=enrollment_id.bytes, key=key, population=POPULATION)
     return embedding, IdentityToken(enrollment_id, accuracy, 1_700_000_000, 1_800_000_000, commitment)
 
 
@@ -91,7 +92,7 @@ def test_a_retired_key_still_opens_its_tokens_and_a_reseal_moves_them_to_the_cur
     keyring = Keyring(NEWER, [SECRET])
     old = token_decode(raw, keyring=keyring)
     assert old.key == KEY
-    opened = dict(embedding=embedding, enrollment_id=token.enrollment_id.bytes)
+    opened = dict(embedding=embedding, enrollment_id=token.enrollment_id.bytes, population=POPULATION)
     assert open_commitment(old.commitment, key=old.key, **opened) == 0
 
     _, resealed = token_reseal(old, key=keyring.current)
@@ -106,7 +107,7 @@ def fit1_token(embedding, secret):
     rebuilt from that version's construction."""
     key = TokenKey(secret)
     enrollment_id, seed, bch_key = uuid.uuid4(), b"s" * 16, code.random_key()
-    helper = np.packbits(code.encode(bch_key) ^ template_bits(embedding, seed)).tobytes()
+    helper = np.packbits(code.encode(bch_key) ^ template_bits(embedding, seed, POPULATION)).tobytes()
     stream = b"".join(
         hmac.new(key.legacy_subkey(HELPER_DATA), enrollment_id.bytes + seed + bytes([block]), hashlib.sha256).digest()
         for block in range(4)
@@ -127,7 +128,9 @@ def test_a_token_from_before_the_keyring_still_opens_under_its_key_current_or_re
     for keyring in (Keyring(SECRET), Keyring(NEWER, [SECRET])):
         token = token_decode(raw, keyring=keyring)
         assert (token.version, token.key, token.key_id) == (1, KEY, b"")
-        opened = dict(enrollment_id=token.enrollment_id.bytes, key=token.key, version=token.version)
+        opened = dict(
+            enrollment_id=token.enrollment_id.bytes, key=token.key, version=token.version, population=POPULATION
+        )
         assert open_commitment(token.commitment, embedding=embedding, **opened) == 0
         stranger = np.random.default_rng(8).standard_normal(128)
         assert open_commitment(token.commitment, embedding=stranger, **opened) is None
@@ -139,14 +142,18 @@ def test_a_token_from_before_the_keyring_still_opens_under_its_key_current_or_re
 
 def test_the_enrolled_embedding_opens_its_commitment_and_a_stranger_does_not():
     embedding, token = some_token()
-    opened = dict(enrollment_id=token.enrollment_id.bytes, key=KEY)
+    opened = dict(enrollment_id=token.enrollment_id.bytes, key=KEY, population=POPULATION)
     assert open_commitment(token.commitment, embedding=embedding, **opened) == 0
     stranger = np.random.default_rng(8).standard_normal(128)
     assert open_commitment(token.commitment, embedding=stranger, **opened) is None
     # The same face under another server secret does not open it either.
     assert (
         open_commitment(
-            token.commitment, embedding=embedding, enrollment_id=token.enrollment_id.bytes, key=TokenKey(b"x" * 40)
+            token.commitment,
+            embedding=embedding,
+            enrollment_id=token.enrollment_id.bytes,
+            key=TokenKey(b"x" * 40),
+            population=POPULATION,
         )
         is None
     )

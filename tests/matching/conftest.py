@@ -74,6 +74,7 @@ def client_row(client_token):
 def synthetic_subjects(owner, count, *, seed=0, prefix="synthetic"):
     """Adds `count` subjects of one random unit vector each: far from every real face."""
     import numpy as np
+    from django.conf import settings
 
     from matching.galleries import gallery_enroll_embeddings
 
@@ -82,6 +83,6 @@ def synthetic_subjects(owner, count, *, seed=0, prefix="synthetic"):
     return gallery_enroll_embeddings(
         client=owner,
         subjects=((f"{prefix}-{i}", [vector]) for i, vector in enumerate(vectors)),
-        model_name="Dlib",
+        model_name=settings.FACENITION_MODEL,
         detector_name="dlib",
     )

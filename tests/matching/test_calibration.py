@@ -63,11 +63,12 @@ def test_cross_validation_judges_a_lookalike_pair_without_either_lookalike():
     assert match_thresholds(samples, targets)[1] < match_thresholds(samples[:-4], targets)[1]
 
 
-@pytest.fixture(scope="module")
-def samples(single_face_photos):
-    return read_samples(
+@pytest.fixture(scope="module", params=sorted(MATCH_THRESHOLDS))
+def samples(request, single_face_photos):
+    """The photos read by each face model's pipeline: (model, samples)."""
+    return request.param, read_samples(
         single_face_photos,
-        pipeline=face_pipeline(),
+        pipeline=face_pipeline(request.param),
         decode=lambda label, content: decode_image(label, content).pixels,
         cache=False,
     )
@@ -77,7 +78,7 @@ def samples(single_face_photos):
 def samples_read_thoroughly(single_face_photos):
     """The photos as the server read them before the cheap-first schedule: the identity tokens'
     population and gates were fitted on these, and stay, so that issued tokens keep their bits."""
-    config = dataclasses.replace(face_pipeline().config, detect_schedule="thorough")
+    config = dataclasses.replace(face_pipeline("Dlib").config, detect_schedule="thorough")
     return read_samples(
         single_face_photos,
         pipeline=FacePipeline(config),
@@ -88,27 +89,42 @@ def samples_read_thoroughly(single_face_photos):
 
 @pytest.mark.faces
 def test_the_thresholds_in_use_are_the_calibrations_fit(samples):
-    assert match_thresholds(samples, TARGET_FALSE_MATCH_RATES) == MATCH_THRESHOLDS
+    model, read = samples
+    assert match_thresholds(read, TARGET_FALSE_MATCH_RATES) == MATCH_THRESHOLDS[model]
 
 
 @pytest.mark.faces
 def test_the_token_gates_and_population_in_use_are_the_calibrations_fit(samples_read_thoroughly):
     fit = token_fit(samples_read_thoroughly, TARGET_FALSE_MATCH_RATES, 3)
-    assert fit.gates == ERRORS_ALLOWED
+    assert fit.gates == ERRORS_ALLOWED["Dlib"]
     population = population_of(samples_read_thoroughly)
-    assert np.abs(population.mean - DEPLOYED.mean).max() < 1e-6
-    assert np.abs(population.spread - DEPLOYED.spread).max() < 1e-6
+    assert np.abs(population.mean - DEPLOYED["Dlib"].mean).max() < 1e-6
+    assert np.abs(population.spread - DEPLOYED["Dlib"].spread).max() < 1e-6
+
+
+@pytest.mark.faces
+def test_the_sface_token_gates_and_population_in_use_are_the_calibrations_fit(single_face_photos):
+    read = read_samples(
+        single_face_photos,
+        pipeline=face_pipeline("SFace"),
+        decode=lambda label, content: decode_image(label, content).pixels,
+        cache=False,
+    )
+    fit = token_fit(read, TARGET_FALSE_MATCH_RATES, 3)
+    assert fit.gates == ERRORS_ALLOWED["SFace"]
+    assert np.abs(population_of(read).mean - DEPLOYED["SFace"].mean).max() < 1e-6
+    assert np.abs(population_of(read).spread - DEPLOYED["SFace"].spread).max() < 1e-6
 
 
 @pytest.mark.faces
 def test_calibrate_match_prints_the_held_out_table(face_photos, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    call_command("calibrate_match")
+    call_command("calibrate_match", model="Dlib")
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert len(rows) == 8
     assert "1 in 1,000" in rows[0] and "of 1,534)" in rows[0] and "of 119)" in rows[0]
-    assert "matching/accuracy.py holds these thresholds." in out
+    assert "matching/accuracy.py holds these thresholds for Dlib." in out
     assert list(tmp_path.glob("facenition/embeddings/*.npz"))  # the cache lives where it was told to
 
 

@@ -1,4 +1,5 @@
 import pytest
+from django.conf import settings
 
 from matching.galleries import gallery_subject_metadata
 from matching.models import Face, Subject
@@ -27,7 +28,7 @@ def test_enrolling_again_adds_faces_to_the_same_subject(authed, photo):
 def test_each_face_records_how_it_was_read_and_no_image(authed, photo):
     gallery_enroll(authed, "user-42", [photo("deepface-a_img1.jpg")])
     face = Face.objects.get()
-    assert (face.model_name, face.detector_name) == ("Dlib", "dlib")
+    assert (face.model_name, face.detector_name) == (settings.FACENITION_MODEL, "dlib")
     assert face.box_width > 0 and face.box_height > 0 and face.quality > 0
     assert {field.name for field in Face._meta.get_fields()} == {
         "id", "subject", "sealed_embedding", "model_name", "detector_name", "descriptor",

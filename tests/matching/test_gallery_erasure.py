@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
 from django.core.management import call_command
 
 from facenition.keyring import PURPOSES, TokenKey
@@ -30,7 +31,10 @@ def two_faced(client_row):
     """A gallery of a few synthetic subjects, and "user-42" with two faces and metadata."""
     synthetic_subjects(client_row, 3)
     gallery_enroll_embeddings(
-        client=client_row, subjects=[("user-42", list(vectors_of(2, seed=42)))], model_name="Dlib", detector_name="dlib"
+        client=client_row,
+        subjects=[("user-42", list(vectors_of(2, seed=42)))],
+        model_name=settings.FACENITION_MODEL,
+        detector_name="dlib",
     )
     row = Subject.objects.get(name="user-42")
     Subject.objects.filter(pk=row.pk).update(

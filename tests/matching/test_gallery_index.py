@@ -3,6 +3,7 @@ itself (exact and approximate)."""
 
 import numpy as np
 import pytest
+from django.conf import settings
 
 from matching.galleries import gallery_forget
 from matching.gallery_index import cached_gallery, gallery_forget_cached, gallery_search, gallery_size
@@ -134,7 +135,9 @@ def test_a_subjects_row_is_the_mean_of_its_faces_however_they_are_fetched(client
     from matching.search import unit_rows
 
     faces = {f"person-{i}": vectors_of(1 + i % 4, seed=i) for i in range(12)}
-    gallery_enroll_embeddings(client=client_row, subjects=faces.items(), model_name="Dlib", detector_name="dlib")
+    gallery_enroll_embeddings(
+        client=client_row, subjects=faces.items(), model_name=settings.FACENITION_MODEL, detector_name="dlib"
+    )
     gallery = Gallery.objects.get(client=client_row)
     expected = {name: unit_rows(vectors.astype(np.float64).mean(axis=0)) for name, vectors in faces.items()}
     pk_of = dict(gallery.subjects.values_list("name", "pk"))

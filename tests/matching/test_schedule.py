@@ -15,7 +15,8 @@ pytestmark = pytest.mark.faces
 
 @pytest.fixture(scope="module")
 def pipelines():
-    cheap_first = face_pipeline()
+    # The schedule is dlib's detector's; the embedding distances below are on Dlib's scale.
+    cheap_first = face_pipeline("Dlib")
     assert cheap_first.config.detect_schedule == "cheap-first"
     thorough = FacePipeline(dataclasses.replace(cheap_first.config, detect_schedule="thorough"))
     return cheap_first.load(), thorough.load()

@@ -26,6 +26,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from enrollment.protection import IdentityToken, accepts, commit, open_commitment
 from enrollment.protection.attacks import ATTACK_TRIES, LINK_THRESHOLD, cosine_distance, invert, link
+from enrollment.protection.binarisation import DEPLOYED
 from facenition.faceset import FaceSetMissing, labelled_photos
 from facenition.keyring import TokenKey
 from matching.accuracy import DEFAULT_ACCURACY, MATCH_THRESHOLDS
@@ -48,13 +49,21 @@ def embeddings_by_person(photos):
 
 def seal(vectors):
     enrollment_id = uuid.uuid4()
-    commitment = commit(embedding=np.mean(vectors, axis=0), enrollment_id=enrollment_id.bytes, key=KEY)
+    commitment = commit(
+        embedding=np.mean(vectors, axis=0), enrollment_id=enrollment_id.bytes, key=KEY, population=population()
+    )
     return IdentityToken(enrollment_id, DEFAULT_ACCURACY, 0, 0, commitment, key=KEY)
 
 
 def opens(token, embedding):
-    errors = open_commitment(token.commitment, embedding=embedding, enrollment_id=token.enrollment_id.bytes, key=KEY)
-    return accepts(errors, DEFAULT_ACCURACY)
+    errors = open_commitment(
+        token.commitment, embedding=embedding, enrollment_id=token.enrollment_id.bytes, key=KEY, population=population()
+    )
+    return accepts(errors, DEFAULT_ACCURACY, settings.FACENITION_MODEL)
+
+
+def population():
+    return DEPLOYED[settings.FACENITION_MODEL]
 
 
 def spread(values):
@@ -84,7 +93,7 @@ def measure(print):
     rebuilt, seconds = {}, []
     for person, own in tokens.items():
         begun = time.perf_counter()
-        rebuilt[person] = invert(own["first"], KEY)
+        rebuilt[person] = invert(own["first"], KEY, population=population())
         seconds.append(time.perf_counter() - begun)
     done = {p: vector for p, vector in rebuilt.items() if vector is not None}
     to_enrolled = [cosine_distance(vector, np.mean(people[p][:n], axis=0)) for p, vector in done.items()]
@@ -99,13 +108,13 @@ def measure(print):
     print(f"  cosine distance to the enrolled mean (min / median / max): {spread(to_enrolled)}")
     print(f"  cosine distance to the person's other photos (min / median / max): {spread(to_unseen)}")
     for level in (8, 4, 1):
-        within = sum(d <= MATCH_THRESHOLDS[level] for d in to_unseen)
+        within = sum(d <= MATCH_THRESHOLDS[settings.FACENITION_MODEL][level] for d in to_unseen)
         print(f"  other photos /match calls the same person at level {level}: {share(within, len(to_unseen))}")
     print(f"  unlocks the person's other tokens at level {DEFAULT_ACCURACY}: {share(opened_own, 2 * len(done))}")
     print(f"  unlocks other people's tokens: {share(opened_other, others)}")
 
     begun = time.perf_counter()
-    blind = {person: invert(own["first"], None) for person, own in tokens.items()}
+    blind = {person: invert(own["first"], None, population=population()) for person, own in tokens.items()}
     print("\nInversion without the key (the token as it travels)")
     print(
         f"  embeddings rebuilt: {share(sum(v is not None for v in blind.values()), len(people))} "
@@ -116,8 +125,8 @@ def measure(print):
     same = [(own["first"], own[kind]) for own in tokens.values() for kind in ("again", "other photos")]
     different = [(tokens[p]["first"], tokens[q]["first"]) for p, q in itertools.combinations(people, 2)]
     for label, key in (("with the key", KEY), ("without the key", None)):
-        same_links = [link(a, b, key, rebuilt=cache) for a, b in same]
-        different_links = [link(a, b, key, rebuilt=cache) for a, b in different]
+        same_links = [link(a, b, key, population=population(), rebuilt=cache) for a, b in same]
+        different_links = [link(a, b, key, population=population(), rebuilt=cache) for a, b in different]
         print(f"\nLinking {label} (one face: both rebuilt, within {LINK_THRESHOLD} of each other)")
         print(
             f"  same face, same photos, fresh seed or another client: {share(sum(x.linked for x in same_links[::2]), len(same_links[::2]))}"

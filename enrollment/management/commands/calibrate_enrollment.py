@@ -63,9 +63,10 @@ class Command(BaseCommand):
             f"(the code corrects at most {max(fitted.gates.values())}; there the fit on all people puts the "
             f"false-match rate at {one_in(fitted.rate_at_limit)})."
         )
-        if fitted.gates == ERRORS_ALLOWED:
-            out("enrollment/protection/scheme.py holds these gates.")
+        if fitted.gates == ERRORS_ALLOWED.get(config.model_name):
+            out(f"enrollment/protection/scheme.py holds these gates for {config.model_name}.")
         else:
             out(
-                f"enrollment/protection/scheme.py holds other gates; the fit on all people gives:\nERRORS_ALLOWED = {fitted.gates}"
+                f"enrollment/protection/scheme.py holds other gates for {config.model_name}; the fit on all people "
+                f"gives:\nERRORS_ALLOWED[{config.model_name!r}] = {fitted.gates}"
             )

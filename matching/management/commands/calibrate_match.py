@@ -2,6 +2,7 @@
 
     python manage.py calibrate_match                         # the table for the configured pipeline
     python manage.py calibrate_match --descriptor mirror     # the same for another descriptor variant
+    python manage.py calibrate_match --model SFace           # the same for another face model
 
 Photos are read as the endpoint reads them (image intake, then the pipeline's largest face); only
 photos labelled with one face and an identity take part. A genuine pair is judged by thresholds
@@ -67,10 +68,11 @@ class Command(BaseCommand):
         )
         if impostor.examples:
             out(f"Held-out false matches at level 1: {'; '.join(impostor.examples)}.")
-        if fitted == MATCH_THRESHOLDS:
-            out("matching/accuracy.py holds these thresholds.")
+        if fitted == MATCH_THRESHOLDS.get(config.model_name):
+            out(f"matching/accuracy.py holds these thresholds for {config.model_name}.")
         else:
             out(
-                f"matching/accuracy.py holds other thresholds; the fit on all people gives:\nMATCH_THRESHOLDS = {fitted}"
+                f"matching/accuracy.py holds other thresholds for {config.model_name}; the fit on all people gives:\n"
+                f"MATCH_THRESHOLDS[{config.model_name!r}] = {fitted}"
             )
         sys.stdout.flush()

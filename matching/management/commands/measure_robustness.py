@@ -127,10 +127,10 @@ class Command(BaseCommand):
                 distance = cosine_distance(probe.embedding, reference.embedding)
                 if probe.identity == reference.identity:
                     for level in LEVELS:
-                        genuine[level][0] += distance <= MATCH_THRESHOLDS[level]
+                        genuine[level][0] += distance <= MATCH_THRESHOLDS[config.model_name][level]
                         genuine[level][1] += 1
                 else:
-                    impostor[0] += distance <= MATCH_THRESHOLDS[1]
+                    impostor[0] += distance <= MATCH_THRESHOLDS[config.model_name][1]
                     impostor[1] += 1
             width = int(np.median([s.size for s in altered])) if altered else 0
             sharpness = int(np.median([s.sharpness for s in altered])) if altered else 0
