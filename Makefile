@@ -10,7 +10,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/$(shell expr $(CHECKOUT_ID) % 15 + 1)
 BIND ?= 127.0.0.1:8000
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/facenition_bench
 
-.PHONY: setup setup-dev browser run test test-fast test-names lint format worker beat calibrate calibrate-enrollment bench bench-gallery refresh-pins
+.PHONY: container-tools container-base container setup setup-dev browser run test test-fast test-names lint format worker beat calibrate calibrate-enrollment bench bench-gallery refresh-pins
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -52,7 +52,31 @@ browser:
 		|| (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) \
 		|| echo "chromium and chromium-driver could not be installed: tests/test_demo.py will be skipped"
 
-test: setup-dev browser
+# Docker's engine and debootstrap from Debian, and the engine started: the container test needs them
+# (without them it is skipped, saying why).
+container-tools:
+	@command -v dockerd >/dev/null && command -v debootstrap >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq docker.io debootstrap >/dev/null) \
+		|| echo "docker.io and debootstrap could not be installed: tests/test_container.py will be skipped"
+	@docker info >/dev/null 2>&1 || ! command -v dockerd >/dev/null \
+		|| (nohup dockerd >/tmp/facenition-dockerd.log 2>&1 & \
+			for _ in $$(seq 30); do docker info >/dev/null 2>&1 && break; sleep 1; done)
+
+# No registry here: the Debian base image is built from Debian's packages, once.
+BASE_IMAGE ?= facenition-base:bookworm
+container-base: container-tools
+	@docker image inspect $(BASE_IMAGE) >/dev/null 2>&1 || ( \
+		root=$$(mktemp -d) && debootstrap --variant=minbase bookworm $$root http://deb.debian.org/debian >/dev/null \
+		&& tar -C $$root -c . | docker import - $(BASE_IMAGE) && rm -rf $$root)
+
+# The image of web, worker and beat (with a registry: docker build -t facenition-server .). pip in
+# the build trusts the CA bundle named here (this machine's reaches PyPI through a re-signing proxy).
+BUILD_CA_BUNDLE ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
+container: container-base
+	$(if $(BUILD_CA_BUNDLE),cp $(BUILD_CA_BUNDLE) build-ca.crt,rm -f build-ca.crt)
+	docker build --quiet --network host --build-arg BASE=$(BASE_IMAGE) -t facenition-server .
+
+test: setup-dev browser container-tools
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) -m pytest $(PYTEST_ARGS)
 
