@@ -58,14 +58,20 @@ class CodeField(serializers.RegexField):
         super().__init__(r"^[0-9]{6}$", error_messages={"invalid": "must be the six digits that were sent."}, **kwargs)
 
 
-EMAIL = {"type": "string", "format": "email", "maxLength": 254}
+EMAIL = {"type": "string", "format": "email", "maxLength": 254, "example": "ada@example.com"}
 PHONE = {
     "type": "string",
     "pattern": r"^\+[1-9][0-9]{1,14}$",
     "description": "E.164: + country code and digits, like +14155552671.",
+    "example": "+14155552671",
 }
-CODE = {"type": "string", "pattern": "^[0-9]{6}$", "description": "The six digits that were sent."}
-NAME = {"type": "string", "maxLength": 200, "description": "Your name for the token, shown in the admin."}
+CODE = {"type": "string", "pattern": "^[0-9]{6}$", "description": "The six digits that were sent.", "example": "521453"}
+NAME = {
+    "type": "string",
+    "maxLength": 200,
+    "description": "Your name for the token, shown in the admin.",
+    "example": "my-app",
+}
 ISSUED = answer({"token": {"type": "string", "description": "fnc_...; shown once"}, "expires_at": STAMP})
 
 

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from facenition.api import parsers
 from facenition.api.ratelimits import PerClientToken
-from facenition.api.schema import ACCURACY, BOX, STAMP, answer, endpoint
+from facenition.api.schema import ACCURACY, BOX, FACE_BOX, STAMP, answer, component, endpoint
 from facenition.api.views import FacenitionViewSet
 
 from .fields import AccuracyField
@@ -81,12 +81,24 @@ class MetadataField(serializers.Field):
         return value
 
 
-SUBJECT = {"type": "string", "minLength": 1, "maxLength": 200, "description": "Your own id for the person."}
-FACE_BOX = {
-    "type": "object",
-    "required": ["left", "top", "width", "height"],
-    "properties": {name: {"type": "integer"} for name in ("left", "top", "width", "height")},
+SUBJECT = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "description": "Your own id for the person.",
+    "example": "user-42",
 }
+CANDIDATE = component(
+    "Candidate",
+    {
+        "type": "object",
+        "required": ["subject", "max_accuracy"],
+        "properties": {
+            "subject": {"type": "string", "example": "user-42"},
+            "max_accuracy": {"type": "integer", "minimum": 1, "maximum": 8, "example": 5},
+        },
+    },
+)
 FACE_ID = {"type": "string", "format": "uuid"}
 # Far beyond any gallery, and its offset (page × page_size) well inside PostgreSQL's 64-bit OFFSET.
 MAX_PAGE = 1_000_000_000
@@ -179,14 +191,7 @@ class GalleryViewSet(FacenitionViewSet):
                             "box": FACE_BOX,
                             "candidates": {
                                 "type": "array",
-                                "items": {
-                                    "type": "object",
-                                    "required": ["subject", "max_accuracy"],
-                                    "properties": {
-                                        "subject": {"type": "string"},
-                                        "max_accuracy": {"type": "integer", "minimum": 1, "maximum": 8},
-                                    },
-                                },
+                                "items": CANDIDATE,
                             },
                         },
                     },

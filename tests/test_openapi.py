@@ -159,3 +159,21 @@ def test_each_endpoint_lists_the_statuses_it_can_give(schema):
         "502",
     ]
     assert statuses("/generate") == ["201", "400", "401", "404", "405", "408", "429", "502", "503"]
+
+
+def test_shared_shapes_have_names_of_their_own(schema):
+    named = schema["components"]["schemas"]
+    assert {"FaceBox", "PhotoFaces", "Candidate", "Error"} <= set(named)
+    identify = schema["paths"]["/gallery/identify"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    face = identify["properties"]["faces"]["items"]
+    assert face["properties"]["box"] == {"$ref": "#/components/schemas/FaceBox"}
+    assert face["properties"]["candidates"]["items"] == {"$ref": "#/components/schemas/Candidate"}
+    match = schema["paths"]["/match"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert match["properties"]["faces"]["properties"]["image"]["items"] == {"$ref": "#/components/schemas/PhotoFaces"}
+    assert named["FaceBox"]["properties"]["width"]["example"] == 230
+
+
+def test_fields_carry_real_examples_not_zeros(schema):
+    new = schema["paths"]["/v2/new-credentials"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert new["properties"]["phone"]["example"] == "+14155552671"
+    assert new["properties"]["email"]["example"] == "ada@example.com"
