@@ -8,14 +8,14 @@ from django.utils import timezone
 
 from .delivery import DeliveryFailed
 from .services import credentials_purge, verification_deliver
-from .worker_keys import worker_keys_announce, worker_keys_withdraw
+from .worker_keys import worker_keys_keep_announcing, worker_keys_withdraw
 
 log = logging.getLogger("facenition.credentials")
 
 
 @worker_ready.connect
 def announce_token_keys(sender, **kwargs):
-    worker_keys_announce(hostname=sender.hostname)
+    worker_keys_keep_announcing(hostname=sender.hostname)
 
 
 @worker_shutdown.connect
