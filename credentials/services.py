@@ -372,11 +372,11 @@ def verification_confirm(*, email: str, phone: str, email_code: str, sms_code: s
     email_ok = sms_ok = False
     with transaction.atomic():
         verification = verification_current(email=email, phone=phone, for_update=True)
-        if verification is not None and verification.is_locked_for(source) and not verification.is_verified():
-            raise TooManyRequests(
-                "Too many wrong codes for this email and phone: ask /v2/new-credentials for new ones."
-            )
         if verification is not None:
+            if verification.is_locked_for(source) and not verification.is_verified():
+                raise TooManyRequests(
+                    "Too many wrong codes for this email and phone: ask /v2/new-credentials for new ones."
+                )
             try:
                 email_ok, sms_ok = verification.codes_match(email_code=email_code, sms_code=sms_code)
             except CodeKeyMissing as missing:
@@ -385,19 +385,19 @@ def verification_confirm(*, email: str, phone: str, email_code: str, sms_code: s
                     "This server cannot check these codes: it no longer holds the key they were made with. "
                     "Ask /v2/new-credentials for new ones."
                 ) from None
-        if verification is not None and email_ok and sms_ok:
-            # The right codes again, before the token was claimed (an answer lost on the way): a fresh
-            # verification token replaces the first, which stops working.
-            if verification.is_spent():
-                raise Conflict(
-                    "These codes already verified the pair and its client token was issued; "
-                    "ask /v2/new-credentials to verify it again."
-                )
-            if verification.is_expired():
-                raise Gone("These codes have expired: ask /v2/new-credentials for new ones.")
-            return Confirmed(verification=verification, proof=verification_prove(verification=verification))
-        if verification is not None and verification.is_pending():
-            verification.record_failure(source)
+            if email_ok and sms_ok:
+                # The right codes again, before the token was claimed (an answer lost on the way): a fresh
+                # verification token replaces the first, which stops working.
+                if verification.is_spent():
+                    raise Conflict(
+                        "These codes already verified the pair and its client token was issued; "
+                        "ask /v2/new-credentials to verify it again."
+                    )
+                if verification.is_expired():
+                    raise Gone("These codes have expired: ask /v2/new-credentials for new ones.")
+                return Confirmed(verification=verification, proof=verification_prove(verification=verification))
+            if verification.is_pending():
+                verification.record_failure(source)
     # One code right and the other wrong is someone guessing at the other's owner; a stranger who
     # knows neither code counts against its own address only, so it cannot use up the owner's budget.
     counted = [ip, *([phone_guess] if email_ok else []), *([email_guess] if sms_ok else [])]
