@@ -59,12 +59,17 @@ class Sealer:
         nonce = os.urandom(NONCE_BYTES)
         return nonce + self._cipher.encrypt(nonce, plain, associated_data)
 
-    def open_bytes(self, sealed: bytes, *, associated_data: bytes) -> bytes:
+    def open_bytes(self, sealed: bytes, *, associated_data: bytes, what: str = "") -> bytes:
+        """The plain bytes; SealBroken, naming `what` was sealed when given, if they do not open here."""
         sealed = bytes(sealed)
         try:
             return self._cipher.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated_data)
         except InvalidTag:
-            raise SealBroken("the sealed data does not open for this row") from None
+            raise SealBroken(
+                f"{what} does not open for its row: it was altered or moved in the database"
+                if what
+                else "the sealed data does not open for this row"
+            ) from None
 
     def seal(self, embedding: np.ndarray, *, associated_data: bytes) -> bytes:
         plain = np.ascontiguousarray(embedding, dtype=EMBEDDING_DTYPE).tobytes()
@@ -98,27 +103,21 @@ def open_subject_key(
         raise SealBroken(
             f"subject {subject_id}'s key was wrapped under a token key the server no longer has (key id {key_id})"
         )
-    try:
-        key = wrapper.open_bytes(
-            wrapped, associated_data=subject_key_associated_data(gallery_id=gallery_id, subject_id=subject_id)
-        )
-    except SealBroken:
-        raise SealBroken(
-            f"subject {subject_id}'s key does not open for its row: it was altered or moved in the database"
-        ) from None
+    key = wrapper.open_bytes(
+        wrapped,
+        associated_data=subject_key_associated_data(gallery_id=gallery_id, subject_id=subject_id),
+        what=f"subject {subject_id}'s key",
+    )
     return Sealer(key=key)
 
 
 def open_face(sealer: Sealer, sealed: bytes, *, gallery_id: int, subject_id: int, face_id: object) -> bytes:
     """A face's embedding as little-endian float32 bytes, opened with its subject's sealer."""
-    try:
-        return sealer.open_bytes(
-            sealed, associated_data=face_associated_data(gallery_id=gallery_id, subject_id=subject_id, face_id=face_id)
-        )
-    except SealBroken:
-        raise SealBroken(
-            f"face {face_id}'s sealed embedding does not open for its row: it was altered or moved in the database"
-        ) from None
+    return sealer.open_bytes(
+        sealed,
+        associated_data=face_associated_data(gallery_id=gallery_id, subject_id=subject_id, face_id=face_id),
+        what=f"face {face_id}'s sealed embedding",
+    )
 
 
 def seal_metadata(sealer: Sealer, metadata: dict[str, Any], *, gallery_id: int, subject_id: int) -> bytes:
@@ -134,12 +133,9 @@ def seal_metadata(sealer: Sealer, metadata: dict[str, Any], *, gallery_id: int, 
 def open_metadata(sealer: Sealer, sealed: bytes, *, gallery_id: int, subject_id: int) -> dict[str, Any]:
     if not sealed:
         return {}
-    try:
-        plain = sealer.open_bytes(
-            sealed, associated_data=metadata_associated_data(gallery_id=gallery_id, subject_id=subject_id)
-        )
-    except SealBroken:
-        raise SealBroken(
-            f"subject {subject_id}'s metadata does not open for its row: it was altered or moved in the database"
-        ) from None
+    plain = sealer.open_bytes(
+        sealed,
+        associated_data=metadata_associated_data(gallery_id=gallery_id, subject_id=subject_id),
+        what=f"subject {subject_id}'s metadata",
+    )
     return json.loads(plain)
