@@ -192,29 +192,37 @@ def test_two_slow_clients_do_not_starve_the_server(server):
         stop.set()
 
 
-def test_a_body_that_trickles_in_is_cut_off_with_408(server):
+def trickled(server, head, drip):
+    """The answer to a request whose `head` is sent at once and whose body then comes as `drip`
+    every half second, until the server answers."""
     started = time.monotonic()
     stop = threading.Event()
     with socket.create_connection(("127.0.0.1", server.port), timeout=20) as client:
-        client.sendall(
-            b"POST /generateToken HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 1000\r\n\r\n{"
-        )
+        client.sendall(head)
 
-        def drip():
+        def send():
             while not stop.wait(0.5):
                 try:
-                    client.sendall(b" ")
+                    client.sendall(drip)
                 except OSError:
                     return
 
-        dripping = threading.Thread(target=drip, daemon=True)
+        dripping = threading.Thread(target=send, daemon=True)
         dripping.start()
         try:
-            response = read_response(client, started)
+            return read_response(client, started)
         finally:
             stop.set()
             dripping.join()
+
+
+def test_a_body_that_trickles_in_is_cut_off_with_408(server):
+    head = (
+        b"POST /generateToken HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n{"
+    )
+
+    response = trickled(server, head, b" ")
 
     assert "took longer than 4 s to arrive" in envelope(response, 408)
     assert response[3] < 8
@@ -384,25 +392,9 @@ def test_a_chunked_body_is_read_as_a_form_and_as_json(server, client_token, phot
 
 
 def test_a_chunked_body_that_trickles_in_is_cut_off_with_408(server):
-    started = time.monotonic()
-    stop = threading.Event()
-    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as client:
-        client.sendall(chunked("/generateToken", b"", "application/json", {}).rsplit(b"0\r\n\r\n", 1)[0])
+    head = chunked("/generateToken", b"", "application/json", {}).rsplit(b"0\r\n\r\n", 1)[0]
 
-        def drip():
-            while not stop.wait(0.5):
-                try:
-                    client.sendall(b"1\r\n \r\n")
-                except OSError:
-                    return
-
-        dripping = threading.Thread(target=drip, daemon=True)
-        dripping.start()
-        try:
-            response = read_response(client, started)
-        finally:
-            stop.set()
-            dripping.join()
+    response = trickled(server, head, b"1\r\n \r\n")
 
     assert "took longer than 4 s to arrive" in envelope(response, 408)
     assert response[3] < 8
