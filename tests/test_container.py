@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.live import database_url
+from tests.live import PER_ADDRESS_LIMITS_LIFTED, database_url
 from tests.test_server import free_port, multipart
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,7 +55,7 @@ def test_the_image_serves_ready_and_matches_real_photos_as_a_user_other_than_roo
         "FACENITION_TOKEN_KEY": settings.FACENITION_TOKEN_KEY,
         "BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "1",
-        "FACENITION_V1_TOKEN_RATE_PER_IP": "1000000/m",
+        **PER_ADDRESS_LIMITS_LIFTED,
     }
     command = ["docker", "run", "--detach", "--rm", "--name", name, "--network", "host"]
     command += [argument for key, value in environment.items() for argument in ("--env", f"{key}={value}")]

@@ -21,6 +21,7 @@ from django.db import connection
 from PIL import Image
 
 from tests.credentials.conftest import database_url
+from tests.live import PER_ADDRESS_LIMITS_LIFTED
 
 REPO = Path(__file__).resolve().parents[1]
 PORTS = range(18112, 18200)
@@ -60,8 +61,7 @@ class Server:
             "SECRET_KEY": settings.SECRET_KEY,
             "BIND": "127.0.0.1:0",
             "WEB_CONCURRENCY": "2",
-            # Its counts live in the shared Redis from one run to the next; these tests mint clients freely.
-            "FACENITION_V1_TOKEN_RATE_PER_IP": "1000000/m",
+            **PER_ADDRESS_LIMITS_LIFTED,
             **overrides,
         }
         command = [sys.executable, "-m", "gunicorn", "facenition.wsgi", "--config", "facenition/gunicorn.conf.py"]

@@ -69,14 +69,8 @@ def keys():
 def hosts(django_db_setup, django_db_blocker, tmp_path_factory, keys, texts, mails):  # noqa: F811  fixtures imported above
     """Started once for the module (each start loads the face models); the rolling restart comes last."""
     tmp_path = tmp_path_factory.mktemp("hosts")
-    # Counts per address persist in the shared Redis from one run to the next: only the pair's is tried here.
-    unlimited = "1000000/m"
-    limits = {
-        "FACENITION_CODE_SEND_RATE": "2/m",
-        "FACENITION_CODE_SEND_RATE_PER_IP": unlimited,
-        "FACENITION_CODE_SEND_RATE_PER_RECIPIENT": unlimited,
-        "FACENITION_CODE_FAILURE_RATE_PER_IP": unlimited,
-    }
+    # Only the pair's send limit is tried here (the servers lift the per-address ones, as every test server does).
+    limits = {"FACENITION_CODE_SEND_RATE": "2/m", "FACENITION_CODE_SEND_RATE_PER_RECIPIENT": "1000000/m"}
     started = []
     try:
         with django_db_blocker.unblock():
