@@ -450,6 +450,9 @@ FACENITION_GALLERY_INDEX = envchoice("FACENITION_GALLERY_INDEX", "exact", ("exac
 FACENITION_GALLERY_IVF_MIN_SUBJECTS = envint("FACENITION_GALLERY_IVF_MIN_SUBJECTS", 500_000, minimum=1)
 # How many galleries a worker keeps in memory; the least recently searched one goes first.
 FACENITION_GALLERY_CACHE_GALLERIES = envint("FACENITION_GALLERY_CACHE_GALLERIES", 64, minimum=1)
+# Where the workers of one host share one copy of each gallery (a snapshot file per gallery version, which
+# holds opened embeddings): a folder in memory (tmpfs), 0700, checked at start-up; empty for a copy per worker.
+FACENITION_GALLERY_SNAPSHOT_DIR = env("FACENITION_GALLERY_SNAPSHOT_DIR", "/dev/shm/facenition-galleries")
 
 if problems:
     raise ImproperlyConfigured(

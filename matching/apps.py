@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete
 
 
 class MatchingConfig(AppConfig):
@@ -17,3 +18,15 @@ class MatchingConfig(AppConfig):
             "face models loaded and run once",
             lambda: face_pipeline().warm_up().add_readers(settings.FACENITION_PHOTO_THREADS),
         )
+        # A gallery goes only with its client (credentials.services.client_delete, which imports no
+        # other app): its snapshots on this host go once that commits.
+        post_delete.connect(_gallery_deleted, sender="matching.Gallery", dispatch_uid="gallery-snapshots")
+
+
+def _gallery_deleted(sender, instance, **kwargs):
+    from django.db import transaction
+
+    from .gallery_index import gallery_snapshots_deleted
+
+    gallery_id = instance.pk
+    transaction.on_commit(lambda: gallery_snapshots_deleted(gallery_id))

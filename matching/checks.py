@@ -132,6 +132,29 @@ def gallery_index_available(app_configs: Any, **kwargs: Any) -> list[CheckMessag
     return []
 
 
+@register()
+def gallery_snapshot_folder_usable(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Snapshots hold opened embeddings: their folder must be in memory and the server's alone."""
+    from pathlib import Path
+
+    from .gallery_snapshots import snapshot_folder_problem
+
+    configured = settings.FACENITION_GALLERY_SNAPSHOT_DIR
+    if not configured:
+        return []
+    problem = snapshot_folder_problem(Path(configured))
+    if problem is None:
+        return []
+    return [
+        Error(
+            f"FACENITION_GALLERY_SNAPSHOT_DIR={configured} cannot hold gallery snapshots: {problem}.",
+            hint="Name a folder under /dev/shm (or another tmpfs) that only the server's user can open, "
+            "or set FACENITION_GALLERY_SNAPSHOT_DIR= (empty) for a copy of each gallery per worker.",
+            id="facenition.E032",
+        )
+    ]
+
+
 @register(Tags.database)
 def subjects_sealed_under_keys_held(app_configs: Any, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Gallery subjects whose keys (which open their faces) are wrapped under a token key the server no

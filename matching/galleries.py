@@ -25,7 +25,7 @@ from .accuracy import (
     largest_gallery,
     strictest_identifying_level,
 )
-from .gallery_index import gallery_search, gallery_size
+from .gallery_index import gallery_search, gallery_size, gallery_snapshots_after_forget
 from .gallery_keys import gallery_key_wrapper, gallery_key_wrappers, subject_sealer
 from .models import Face, Gallery, Subject, SubjectKey
 from .reading import (
@@ -420,8 +420,11 @@ def gallery_forget(*, client: Client, subject: str = "", face_id: uuid.UUID | No
                 face.delete()
                 with _sealed_faces_checked():
                     _subject_rekey(row)
-                gallery.record_change()
+                # Listed as removed too: a copy that held the subject's old row (its mean of the forgotten
+                # face among others) drops it before taking the new one, and the host's snapshots go.
+                gallery.record_change(removed_subject_ids=[row.pk])
                 Subject.objects.filter(pk=row.pk).update(changed_version=gallery.version)
+                _snapshots_removed_on_commit(gallery.pk)
                 return Forgotten(subject=row.name, subjects=0, faces=1)
         else:
             found = Subject.objects.filter(gallery=gallery, name=subject).first() if gallery else None
@@ -432,7 +435,14 @@ def gallery_forget(*, client: Client, subject: str = "", face_id: uuid.UUID | No
         deleted = row.faces.count()
         row.delete()
         gallery.record_change(removed_subject_ids=[subject_pk])
+        _snapshots_removed_on_commit(gallery.pk)
     return Forgotten(subject=name, subjects=1, faces=deleted)
+
+
+def _snapshots_removed_on_commit(gallery_id: int) -> None:
+    """Once the forget commits, this host keeps no snapshot of a version that holds the forgotten face
+    (docs/galleries-erasure.md); the other hosts' workers drop theirs on their next request."""
+    transaction.on_commit(lambda: gallery_snapshots_after_forget(gallery_id))
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,19 @@ reloads it whole. Another gallery's change never touches this one.
 
 A forgotten subject's row is zeroed where it lies, and a copy this worker lets go of (replaced by a
 reload, outgrown, or evicted) is zeroed first: memory the worker frees keeps no forgotten face.
+
+One copy per host: with FACENITION_GALLERY_SNAPSHOT_DIR set, an exact index maps the gallery's
+snapshot at its version (`matching.gallery_snapshots`), which the first worker of the host to need it
+writes and the others open, instead of loading a copy of its own. What an enroll adds is applied in
+place, on the worker's own copy-on-write pages of the mapping, as above. A removal (a subject or a
+face forgotten) is not: the first worker of the host to see it writes the next version's snapshot
+(the last one plus what changed since) and zeroes and removes every older one, so that no snapshot on
+the host holds the forgotten face; the others map the new one on their next request.
 """
 
+import hashlib
 import itertools
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -21,33 +31,55 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
+from django.db import connection
 
+from facenition.keyring import token_keyring
+
+from . import gallery_snapshots as snapshots
 from .gallery_keys import gallery_key_wrappers
 from .models import Face, Gallery, Subject
 from .sealing import EMBEDDING_DTYPE, Sealer, open_face, open_subject_key
 from .search import DIMENSIONS, ExactIndex, IvfIndex, Neighbour
+
+log = logging.getLogger("facenition.matching")
 
 # A change this large (a share of the gallery's subjects) is cheaper to apply by reloading everything.
 RELOAD_SHARE = 0.2
 # Room to grow left in a loaded matrix, as a share of its subjects, before it is enlarged.
 HEADROOM = 0.05
 FETCH_CHUNK = 10_000
+# Rows copied at a time from one snapshot into the next.
+COPY_CHUNK = 8192
 
 
 @dataclass
 class LoadedGallery:
     version: int
     index: ExactIndex | IvfIndex
+    # The host's snapshot that the index maps, if it maps one.
+    snapshot: snapshots.Snapshot | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-    full_loads: int = 0
-    refreshes: int = 0
+    full_loads: int = 0  # from PostgreSQL
+    refreshes: int = 0  # by what changed: in place, or through the host's next snapshot
     wiped: bool = False
 
     def wipe(self) -> None:
         """Zeroes the copy before it is let go; call with `lock` held. A request that still holds it
         takes the gallery's current copy instead."""
-        self.index.wipe()
+        self._let_go()
         self.wiped = True
+
+    def replace(self, fresh: "LoadedGallery") -> None:
+        self._let_go()
+        self.index, self.version, self.snapshot = fresh.index, fresh.version, fresh.snapshot
+        self.full_loads += fresh.full_loads
+        self.refreshes += 1 - fresh.full_loads
+
+    def _let_go(self) -> None:
+        self.index.wipe()
+        if self.snapshot is not None:
+            self.snapshot.close()
+            self.snapshot = None
 
 
 _galleries: "OrderedDict[int, LoadedGallery]" = OrderedDict()
@@ -156,7 +188,21 @@ def _face_rows(gallery_id: int, subject_ids=None):
 
 
 def _load(gallery: Gallery) -> LoadedGallery:
+    """The gallery at its version: the host's snapshot when there is one to use or make, else a copy
+    of this worker's own, from PostgreSQL."""
     expected = Subject.objects.filter(gallery=gallery).count()
+    folder = _snapshot_folder() if _index_kind(expected) == "exact" else None
+    if folder is not None:
+        try:
+            return _load_snapshot(folder, gallery, expected)
+        except OSError as error:
+            log.warning(
+                "gallery %s: its snapshot cannot be used (%s); this worker loads a copy of its own", gallery.pk, error
+            )
+    return _load_private(gallery, expected)
+
+
+def _load_private(gallery: Gallery, expected: int) -> LoadedGallery:
     subject_ids, rows = subject_centroids(gallery.pk, _face_rows(gallery.pk), expected)
     if _index_kind(len(subject_ids)) == "ivf":
         index: ExactIndex | IvfIndex = IvfIndex(subject_ids, rows[: len(subject_ids)])
@@ -166,28 +212,155 @@ def _load(gallery: Gallery) -> LoadedGallery:
     return LoadedGallery(version=gallery.version, index=index, full_loads=1)
 
 
-def _refresh(loaded: LoadedGallery, gallery: Gallery) -> bool:
-    """Applies the changes since `loaded.version`; False when only a full reload can."""
-    removed = gallery.removals_since(loaded.version)
-    if removed is None:
-        return False
-    changed = list(
-        Subject.objects.filter(gallery=gallery, changed_version__gt=loaded.version).values_list("id", flat=True)
+def _load_snapshot(folder, gallery: Gallery, expected: int) -> LoadedGallery:
+    tag = snapshot_tag(gallery)
+    full_loads = 0
+    with snapshots.host_lock(folder, gallery.pk):
+        snapshot = snapshots.snapshot_open(folder, gallery.pk, gallery.version, tag)
+        if snapshot is None:
+            if not _snapshot_from_older(folder, gallery, tag):
+                _snapshot_from_database(folder, gallery, tag, expected)
+                full_loads = 1
+            snapshot = snapshots.snapshot_open(folder, gallery.pk, gallery.version, tag)
+            if snapshot is None:
+                raise OSError("the snapshot just written does not open")
+        # Older versions are superseded, and another tag's snapshots are not to be trusted.
+        snapshots.snapshots_remove(folder, gallery.pk, older_than=gallery.version, keep_tag=tag)
+    index = ExactIndex.on_rows(snapshot.ids, snapshot.rows, lookup=snapshot.lookup, mapped=True)
+    return LoadedGallery(version=snapshot.version, index=index, snapshot=snapshot, full_loads=full_loads)
+
+
+def _snapshot_from_database(folder, gallery: Gallery, tag: str, expected: int) -> None:
+    subject_ids, rows = subject_centroids(gallery.pk, _face_rows(gallery.pk), expected)
+    try:
+        draft = snapshots.SnapshotDraft(folder, gallery.pk, gallery.version, tag, len(rows))
+        try:
+            count = len(subject_ids)
+            draft.ids[:count] = subject_ids
+            for start in range(0, count, COPY_CHUNK):
+                draft.rows[start : min(count, start + COPY_CHUNK)] = rows[start : min(count, start + COPY_CHUNK)]
+            draft.commit()
+        except BaseException:
+            draft.discard()
+            raise
+    finally:
+        rows.fill(0)  # the snapshot holds them now
+
+
+def _snapshot_from_older(folder, gallery: Gallery, tag: str) -> bool:
+    """Writes the gallery's snapshot at its version from the newest older one of the host and what
+    changed since, as a worker brings its copy up to date; False when there is none to start from,
+    or so much changed that a load from PostgreSQL costs less."""
+    older = next(
+        (v for v, t, _ in snapshots.snapshot_versions(folder, gallery.pk) if t == tag and v < gallery.version), None
     )
-    if len(changed) + len(removed) > RELOAD_SHARE * max(len(loaded.index), 1) and len(changed) + len(removed) > 100:
+    base = None if older is None else snapshots.snapshot_open(folder, gallery.pk, older, tag)
+    if base is None:
         return False
+    try:
+        base_index = ExactIndex.on_rows(base.ids, base.rows, lookup=base.lookup)
+        changes = _changes_since(gallery, base.version, len(base_index))
+        if changes is None:
+            return False
+        removed, changed = changes
+        added = sum(base_index.row_of(subject_id) is None for subject_id in changed)
+        capacity = base_index.capacity
+        if added > base_index.free_rows:
+            capacity = max(capacity, int((len(base_index) + added) * (1 + HEADROOM)) + 16)
+        draft = snapshots.SnapshotDraft(folder, gallery.pk, gallery.version, tag, capacity)
+        try:
+            draft.ids[: base_index.capacity] = base.ids
+            for start in range(0, base_index.capacity, COPY_CHUNK):
+                if (base.ids[start : start + COPY_CHUNK] >= 0).any():  # free rows stay holes
+                    draft.rows[start : start + COPY_CHUNK] = base.rows[start : start + COPY_CHUNK]
+            _apply_changes(ExactIndex.on_rows(draft.ids, draft.rows), gallery, removed, changed)
+            draft.commit()
+        except BaseException:
+            draft.discard()
+            raise
+        return True
+    finally:
+        base.close()
+
+
+def _changes_since(gallery: Gallery, version: int, held: int) -> tuple[list[int], list[int]] | None:
+    """(subjects removed, subjects changed) since `version`; None when only a full reload can tell,
+    or would cost less."""
+    removed = gallery.removals_since(version)
+    if removed is None:
+        return None
+    changed = list(Subject.objects.filter(gallery=gallery, changed_version__gt=version).values_list("id", flat=True))
+    if len(changed) + len(removed) > RELOAD_SHARE * max(held, 1) and len(changed) + len(removed) > 100:
+        return None
+    return removed, changed
+
+
+def _apply_changes(index: ExactIndex | IvfIndex, gallery: Gallery, removed: list[int], changed: list[int]) -> None:
     for subject_id in removed:
-        loaded.index.remove(subject_id)
+        index.remove(subject_id)
     if changed:
         subject_ids, rows = subject_centroids(gallery.pk, _face_rows(gallery.pk, changed), len(changed))
         for subject_id, row in zip(subject_ids.tolist(), rows, strict=False):
-            loaded.index.upsert(subject_id, row)
+            index.upsert(subject_id, row)
         rows.fill(0)  # copied into the index
         for subject_id in set(changed) - set(subject_ids.tolist()):  # changed to no faces at all
-            loaded.index.remove(subject_id)
+            index.remove(subject_id)
+
+
+def _refresh(loaded: LoadedGallery, gallery: Gallery) -> bool:
+    """Applies the changes since `loaded.version` in place; False when only a full reload can, or,
+    on a snapshot, when a subject was removed (the host's snapshots must then go) or the mapping
+    has no room left for the new subjects."""
+    changes = _changes_since(gallery, loaded.version, len(loaded.index))
+    if changes is None:
+        return False
+    removed, changed = changes
+    if loaded.snapshot is not None:
+        index = loaded.index
+        assert isinstance(index, ExactIndex)
+        if removed or sum(index.row_of(subject_id) is None for subject_id in changed) > index.free_rows:
+            return False
+    _apply_changes(loaded.index, gallery, removed, changed)
     loaded.version = gallery.version
     loaded.refreshes += 1
     return True
+
+
+def snapshot_tag(gallery: Gallery) -> str:
+    """What a snapshot of the gallery is trusted under: the current token key's id, in clear, and a
+    digest of every token key the server holds, the database and the gallery row's creation time, so
+    that a snapshot is never used after a key rotation or a key's retirement, nor for a gallery of
+    another database (or one made again) that has the same id and version."""
+    keyring = token_keyring()
+    database = connection.settings_dict
+    held = "|".join(sorted(key.key_id.hex() for key in keyring.keys))
+    origin = f"{held}|{database['HOST']}:{database['PORT']}/{database['NAME']}|{gallery.created_at.isoformat()}"
+    return f"k{keyring.current.key_id.hex()}-{hashlib.sha256(origin.encode()).hexdigest()[:16]}"
+
+
+_folder_checked: dict[str, bool] = {}
+
+
+def _snapshot_folder():
+    """The host's snapshot folder, or None when snapshots are off or the folder cannot hold them (a
+    warning says why, once: each worker then loads copies of its own)."""
+    configured = settings.FACENITION_GALLERY_SNAPSHOT_DIR
+    if not configured:
+        return None
+    from pathlib import Path
+
+    folder = Path(configured)
+    usable = _folder_checked.get(configured)
+    if usable is None:
+        problem = snapshots.snapshot_folder_problem(folder)
+        if problem:
+            log.warning(
+                "FACENITION_GALLERY_SNAPSHOT_DIR=%s cannot hold gallery snapshots: %s; each worker loads copies of its own",
+                configured,
+                problem,
+            )
+        usable = _folder_checked[configured] = problem is None
+    return folder if usable else None
 
 
 def _slot(gallery: Gallery) -> LoadedGallery | None:
@@ -222,24 +395,30 @@ def _current(gallery: Gallery) -> LoadedGallery:
 
 def _bring_up_to_date(loaded: LoadedGallery, gallery: Gallery) -> None:
     """Call with `loaded.lock` held."""
-    if loaded.version < gallery.version and not _refresh(loaded, gallery):
-        fresh = _load(gallery)
-        replaced, loaded.index, loaded.version = loaded.index, fresh.index, fresh.version
-        replaced.wipe()
-        loaded.full_loads += 1
+    superseded = loaded.snapshot is not None and not loaded.snapshot.live()
+    if superseded or (loaded.version < gallery.version and not _refresh(loaded, gallery)):
+        loaded.replace(_load(gallery))
 
 
 @contextmanager
 def _up_to_date(gallery: Gallery) -> Iterator[LoadedGallery]:
-    """This worker's copy of the gallery at `gallery.version`, locked while the caller reads it."""
+    """This worker's copy of the gallery at `gallery.version`, locked while the caller reads it (and
+    its snapshot, if it maps one, held so that no worker removes it meanwhile)."""
     while True:
         loaded = _current(gallery)
         with loaded.lock:
             if loaded.wiped:  # evicted while this request waited for it
                 continue
-            _bring_up_to_date(loaded, gallery)
-            yield loaded
-            return
+            while True:
+                _bring_up_to_date(loaded, gallery)
+                snapshot = loaded.snapshot
+                if snapshot is None:
+                    yield loaded
+                    return
+                with snapshot.reading():
+                    if snapshot.live():  # else removed since: the next turn maps the newer one
+                        yield loaded
+                        return
 
 
 def gallery_size(gallery: Gallery) -> int:
@@ -262,6 +441,50 @@ def gallery_forget_cached(gallery_id: int) -> None:
     if dropped is not None:
         with dropped.lock:
             dropped.wipe()
+
+
+def gallery_snapshots_after_forget(gallery_id: int) -> None:
+    """After a forget commits: the host's snapshots of the gallery that hold the forgotten face are
+    zeroed and removed at once, the newest one first carried forward to the gallery's new version
+    (when the host has one to start from), so that the host's workers need not reload it."""
+    folder = _snapshot_folder()
+    if folder is None or not snapshots.snapshot_versions(folder, gallery_id):
+        return
+    gallery = Gallery.objects.filter(pk=gallery_id).first()
+    if gallery is None:
+        gallery_snapshots_deleted(gallery_id)
+        return
+    tag = snapshot_tag(gallery)
+    try:
+        with snapshots.host_lock(folder, gallery_id):
+            if not any(
+                v == gallery.version and t == tag for v, t, _ in snapshots.snapshot_versions(folder, gallery_id)
+            ):
+                _snapshot_from_older(folder, gallery, tag)
+            snapshots.snapshots_remove(folder, gallery_id, older_than=gallery.version, keep_tag=tag)
+    except OSError as error:
+        log.warning("gallery %s: its older snapshots could not be removed at once (%s)", gallery_id, error)
+
+
+def gallery_snapshots_deleted(gallery_id: int) -> None:
+    """After a gallery is deleted (with its client): this worker's copy and the host's snapshots go."""
+    gallery_forget_cached(gallery_id)
+    folder = _snapshot_folder()
+    if folder is not None:
+        snapshots.snapshots_remove(folder, gallery_id)
+
+
+def gallery_snapshots_sweep() -> int:
+    """Zeroes and removes the snapshots of galleries deleted meanwhile (on another host, or while no
+    worker of this one ran); how many galleries' snapshots went."""
+    folder = _snapshot_folder()
+    if folder is None:
+        return 0
+    on_host = snapshots.snapshot_galleries(folder)
+    gone = on_host - set(Gallery.objects.filter(pk__in=on_host).values_list("pk", flat=True))
+    for gallery_id in gone:
+        snapshots.snapshots_remove(folder, gallery_id)
+    return len(gone)
 
 
 def cached_gallery(gallery_id: int) -> LoadedGallery | None:

@@ -49,7 +49,14 @@ class Neighbour:
 
 
 class ExactIndex:
-    """Rows in one preallocated float32 matrix; a removed subject's row is zeroed and reused."""
+    """Rows in one preallocated float32 matrix; a removed subject's row is zeroed and reused.
+
+    A subject's row is found by binary search in `lookup` (the subject ids in order, and their
+    rows), made when the matrix is adopted, and in a small dict of the subjects placed since: numpy
+    arrays of 16 bytes a subject rather than a Python dict of about 80. The matrix may be a private
+    copy-on-write mapping of a gallery snapshot (`matching.gallery_snapshots`) that other workers
+    map too; the rows this index writes are then its own pages, zeroed by `wipe`, and the rest are
+    the snapshot's, which it never writes."""
 
     kind = "exact"
 
@@ -59,69 +66,142 @@ class ExactIndex:
         if count:
             buffer[:count] = vectors
             _to_unit_length(buffer[:count])
-        self._adopt(np.asarray(subject_ids, dtype=np.int64), buffer)
+        self._adopt(_ids_of_rows(subject_ids, len(buffer)), buffer)
 
     @classmethod
     def from_unit_rows(cls, subject_ids: np.ndarray, buffer: np.ndarray) -> "ExactIndex":
         """An index that takes `buffer` as its matrix, without a copy: its first len(subject_ids)
         rows are those subjects' unit rows, the rest room to grow."""
         index = cls.__new__(cls)
-        index._adopt(np.asarray(subject_ids, dtype=np.int64), buffer)
+        index._adopt(_ids_of_rows(subject_ids, len(buffer)), buffer)
         return index
 
-    def _adopt(self, subject_ids: np.ndarray, buffer: np.ndarray) -> None:
-        count, capacity = len(subject_ids), len(buffer)
+    @classmethod
+    def on_rows(
+        cls,
+        ids: np.ndarray,
+        rows: np.ndarray,
+        *,
+        lookup: tuple[np.ndarray, np.ndarray] | None = None,
+        mapped: bool = False,
+    ) -> "ExactIndex":
+        """An index on `rows` as they are, without a copy: `ids[i]` is the subject of row i, -1 a
+        free row. `lookup` is `row_lookup(ids)` when already made; `mapped` says that the rows are a
+        copy-on-write mapping shared with other workers, which `wipe` leaves alone but for the rows
+        this index wrote."""
+        index = cls.__new__(cls)
+        index._adopt(ids, rows, lookup=lookup, mapped=mapped)
+        return index
+
+    def _adopt(
+        self,
+        ids: np.ndarray,
+        buffer: np.ndarray,
+        *,
+        lookup: tuple[np.ndarray, np.ndarray] | None = None,
+        mapped: bool = False,
+    ) -> None:
         self._rows = buffer
-        self._ids = np.full(capacity, -1, dtype=np.int64)
-        self._ids[:count] = subject_ids
-        self._row_of = {int(pk): row for row, pk in enumerate(subject_ids.tolist())}
-        self._free = list(range(capacity - 1, count - 1, -1))
+        self._ids = ids
+        self._sorted_ids, self._sorted_rows = lookup if lookup is not None else row_lookup(ids)
+        self._placed: dict[int, int] = {}  # subjects given a row since the lookup was made
+        self._count = len(self._sorted_ids)
+        self._free: list[int] | None = None  # found when first needed
+        self.mapped = mapped
+        self._written: set[int] = set()  # rows written in a shared mapping: this process's own pages
 
     def __len__(self) -> int:
-        return len(self._row_of)
+        return self._count
+
+    @property
+    def capacity(self) -> int:
+        return len(self._ids)
+
+    @property
+    def free_rows(self) -> int:
+        return self.capacity - self._count
 
     @property
     def nbytes(self) -> int:
-        return self._rows.nbytes + self._ids.nbytes
+        return self._rows.nbytes + self._ids.nbytes + self._sorted_ids.nbytes + self._sorted_rows.nbytes
 
     def live(self) -> tuple[np.ndarray, np.ndarray]:
         """(subject ids, unit rows) of every subject held: copies, in row order."""
         held = self._ids >= 0
         return self._ids[held], self._rows[held]
 
+    def row_of(self, subject_id: int) -> int | None:
+        row = self._placed.get(subject_id)
+        if row is not None:
+            return row
+        at = int(np.searchsorted(self._sorted_ids, subject_id))
+        if at < len(self._sorted_ids) and self._sorted_ids[at] == subject_id:
+            row = int(self._sorted_rows[at])
+            if self._ids[row] == subject_id:  # not removed since, nor its row given to another
+                return row
+        return None
+
     def upsert(self, subject_id: int, vector: np.ndarray) -> None:
-        row = self._row_of.get(subject_id)
+        row = self.row_of(subject_id)
         if row is None:
-            if not self._free:
+            free = self._free_rows()
+            if not free:
                 self._grow()
-            row = self._free.pop()
-            self._row_of[subject_id] = row
+                free = self._free_rows()
+            row = free.pop()
+            self._placed[subject_id] = row
             self._ids[row] = subject_id
+            self._count += 1
         self._rows[row] = vector
         _to_unit_length(self._rows[row])
+        if self.mapped:
+            self._written.add(row)
 
     def remove(self, subject_id: int) -> None:
-        row = self._row_of.pop(subject_id, None)
+        row = self.row_of(subject_id)
         if row is not None:
+            free = self._free_rows()  # found before this row joins them
+            self._placed.pop(subject_id, None)
             self._rows[row] = 0
             self._ids[row] = -1
-            self._free.append(row)
+            free.append(row)
+            self._count -= 1
+            if self.mapped:
+                self._written.add(row)
+
+    def _free_rows(self) -> list[int]:
+        if self._free is None:
+            self._free = np.flatnonzero(self._ids < 0)[::-1].tolist()
+        return self._free
 
     def wipe(self) -> None:
-        """Zeroes every row and forgets every subject: the index is empty, its memory holds no face."""
+        """Zeroes every row and forgets every subject: the index is empty, its memory holds no face.
+        On a shared mapping, only the rows this index wrote (its own pages) are zeroed: the others
+        are the snapshot's, zeroed when the snapshot is removed, and the mapping is let go of."""
+        if self.mapped:
+            for row in self._written:
+                self._rows[row] = 0
+            self._adopt(np.empty(0, dtype=np.int64), np.zeros((0, DIMENSIONS), dtype=np.float32))
+            return
         self._rows.fill(0)
-        self._adopt(np.empty(0, dtype=np.int64), self._rows)
+        self._ids.fill(-1)
+        self._adopt(self._ids, self._rows)
 
     def _grow(self) -> None:
         old = len(self._ids)
         extra = max(16, old // 4)
         outgrown, self._rows = self._rows, np.vstack([self._rows, np.zeros((extra, DIMENSIONS), dtype=np.float32)])
-        outgrown.fill(0)
+        if self.mapped:  # the copy is this process's own from now on
+            for row in self._written:
+                outgrown[row] = 0
+            self.mapped, self._written = False, set()
+        else:
+            outgrown.fill(0)
         self._ids = np.concatenate([self._ids, np.full(extra, -1, dtype=np.int64)])
-        self._free.extend(range(old + extra - 1, old - 1, -1))
+        self._free_rows().extend(range(old + extra - 1, old - 1, -1))
 
     def search(self, probe: np.ndarray, k: int) -> list[Neighbour]:
-        if not self._row_of:
+        if not self._count:
             return []
         similarity = self._rows @ unit_rows(probe)
         if k == 1:
@@ -132,6 +212,19 @@ class ExactIndex:
             best = best[np.argsort(-similarity[best], kind="stable")]
         # A free row scores 0: it can only come up when no subject is nearer than a right angle.
         return [Neighbour(int(self._ids[row]), float(1.0 - similarity[row])) for row in best if self._ids[row] >= 0]
+
+
+def _ids_of_rows(subject_ids: np.ndarray, capacity: int) -> np.ndarray:
+    ids = np.full(capacity, -1, dtype=np.int64)
+    ids[: len(subject_ids)] = subject_ids
+    return ids
+
+
+def row_lookup(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the subject ids held, in order; the row of each): how an index finds a subject's row."""
+    rows = np.flatnonzero(ids >= 0)
+    order = np.argsort(ids[rows], kind="stable")
+    return ids[rows][order], rows[order]
 
 
 class IvfIndex:

@@ -86,3 +86,21 @@ def synthetic_subjects(owner, count, *, seed=0, prefix="synthetic"):
         model_name=settings.FACENITION_MODEL,
         detector_name="dlib",
     )
+
+
+@pytest.fixture(autouse=True)
+def snapshot_folder(settings, tmp_path_factory):
+    """Each test's gallery snapshots in a folder of its own in memory, as the host's would be;
+    removed, zeroed, after the test. The workers' copies it mapped are dropped first."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from matching import gallery_index
+
+    folder = Path(tempfile.mkdtemp(prefix="facenition-test-snapshots-", dir="/dev/shm"))
+    settings.FACENITION_GALLERY_SNAPSHOT_DIR = str(folder)
+    yield folder
+    for gallery_id in list(gallery_index._galleries):
+        gallery_index.gallery_forget_cached(gallery_id)
+    shutil.rmtree(folder, ignore_errors=True)

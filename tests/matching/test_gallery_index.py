@@ -174,8 +174,10 @@ def test_a_copy_replaced_by_a_full_reload_is_zeroed(gallery, client_row):
 
 
 def test_an_evicted_copy_is_zeroed(gallery, other_client, settings):
+    """A copy of the worker's own (no snapshot folder); a snapshot's eviction is in test_gallery_snapshots."""
     from credentials.models import Client
 
+    settings.FACENITION_GALLERY_SNAPSHOT_DIR = ""
     settings.FACENITION_GALLERY_CACHE_GALLERIES = 1
     gallery_size(gallery)
     evicted = cached_gallery(gallery.pk)
