@@ -1,7 +1,7 @@
 """Galleries: 1:N identification at 1k, 10k, 100k and 1M faces, beyond the face pipeline.
 
     python -m bench.gallery [--sizes 1000,10000,100000,1000000] [--database-url URL] [--queries 60]
-                            [--deepface-sizes 1000,10000,100000] [--skip-approximate]
+                            [--deepface-sizes 1000,10000,100000] [--skip-approximate] [--workers 4]
 
 It migrates the benchmark database, reads the shared faces once with the pipeline, and for each size
 enrolls a gallery through `gallery_enroll_embeddings`: 2 real photos of each of 10 people (as in the
@@ -20,7 +20,17 @@ tests) plus random unit vectors as distractors, one face each, up to the size. T
   and for strangers (whose nearest row is no candidate at any level, so a miss there costs nothing);
 - **deepface's own search** on the same faces, side by side: its postgres backend (`embeddings`
   table of FLOAT8[] rows, what `DeepFace.register` writes), `DeepFace.search` exact and ann, with
-  its embedding step replaced by the probe's embedding so that only its search is timed.
+  its embedding step replaced by the probe's embedding so that only its search is timed;
+- **workers of one host** (`--workers 4`): that many processes forked from this one, each a worker
+  that loads the same gallery (one after the other, the host's snapshots removed first) and
+  searches it, once with a copy per worker (FACENITION_GALLERY_SNAPSHOT_DIR empty) and once sharing
+  the host's snapshot: each one's load time and identify p50, and the memory each one's load added,
+  as PSS (a page shared by n processes counts 1/n in each, so the sum is what the host holds) and as
+  RSS (which counts a shared page in every process that maps it); then the next search after an
+  enroll (applied in place) and after a forget (a new snapshot, written by the forgetting process).
+
+The workers are measured in memory; the memory column of the first table is a copy of the worker's
+own (no snapshot), as a worker without FACENITION_GALLERY_SNAPSHOT_DIR holds it.
 
 It only prints figures: nothing here passes or fails.
 """
@@ -39,6 +49,7 @@ require_module_run(__package__)
 import argparse  # noqa: E402
 import ctypes  # noqa: E402
 import gc  # noqa: E402
+import multiprocessing  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -58,6 +69,7 @@ def parse_args():
     parser.add_argument("--deepface-sizes", default=",".join(map(str, DEEPFACE_SIZES)))
     parser.add_argument("--queries", type=int, default=60, help="searches timed per size and method")
     parser.add_argument("--skip-approximate", action="store_true")
+    parser.add_argument("--workers", type=int, default=4, help="worker processes sharing a host; 0 skips them")
     return parser.parse_args()
 
 
@@ -88,7 +100,12 @@ from matching.accuracy import (  # noqa: E402
     largest_gallery,
 )
 from matching.galleries import gallery_enroll_embeddings, gallery_forget, gallery_nearest, owner_of  # noqa: E402
-from matching.gallery_index import cached_gallery, gallery_forget_cached, gallery_size  # noqa: E402
+from matching.gallery_index import (  # noqa: E402
+    cached_gallery,
+    gallery_forget_cached,
+    gallery_size,
+    gallery_snapshots_deleted,
+)
 from matching.models import Gallery  # noqa: E402
 from matching.pipeline import cosine_distance, decode_image  # noqa: E402
 from matching.reading import face_pipeline  # noqa: E402
@@ -104,6 +121,16 @@ def rss_bytes(field="VmRSS"):
 
 def reset_peak():
     Path("/proc/self/clear_refs").write_text("5")
+
+
+def proc_memory(pid):
+    """(PSS, RSS) of a process, in bytes, from /proc/PID/smaps_rollup."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("Pss", "Rss"):
+            fields[name] = int(value.split()[0]) * 1024
+    return fields["Pss"], fields["Rss"]
 
 
 def release_memory():
@@ -232,6 +259,7 @@ def measure_size(faces, size, queries, run_approximate):
     added, enroll_seconds = enroll(owner, faces, size, seed=size)
     gallery = Gallery.objects.get(client=owner)
     row = {"size": size, "faces": added, "enroll_s": enroll_seconds}
+    shared_dir, settings.FACENITION_GALLERY_SNAPSHOT_DIR = settings.FACENITION_GALLERY_SNAPSHOT_DIR, ""
 
     release_memory()
     before = rss_bytes()
@@ -267,9 +295,84 @@ def measure_size(faces, size, queries, run_approximate):
     if run_approximate:
         row.update(measure_approximate(loaded.index, genuine, faces, queries, size))
     gallery_forget_cached(gallery.pk)
+    settings.FACENITION_GALLERY_SNAPSHOT_DIR = shared_dir
+    if ARGS.workers:
+        row["workers"] = {
+            mode: measure_workers(owner, gallery.pk, genuine + faces.strangers, queries, ARGS.workers, folder)
+            for mode, folder in (("a copy per worker", ""), ("one snapshot per host", shared_dir))
+        }
     client_delete(client=owner)
     release_memory()
     return row
+
+
+def worker_process(connection, gallery_pk, owner, probes, queries):
+    """One worker of the host: loads the gallery, searches it, and answers what it is told to do."""
+    gallery = Gallery.objects.get(pk=gallery_pk)
+    gallery.subjects.count()  # its own database connection and the ORM's paths, before the baseline
+    connection.send("ready")
+    while (order := connection.recv()) != "exit":
+        started = time.perf_counter()
+        if order == "load":
+            gallery_size(Gallery.objects.get(pk=gallery_pk))
+            connection.send(time.perf_counter() - started)
+        elif order == "search":
+            times, _ = timed_searches(owner, probes, queries)
+            connection.send(percentile(times, 50))
+        elif order == "one search":
+            times, _ = timed_searches(owner, probes, 1)
+            connection.send(times[0])
+    connection.close()
+
+
+def measure_workers(owner, gallery_pk, probes, queries, count, folder):
+    """`count` forked workers load the gallery one after the other on a host whose snapshots were
+    removed, search it, then take an enroll and a forget made elsewhere."""
+    settings.FACENITION_GALLERY_SNAPSHOT_DIR = folder
+    gallery_snapshots_deleted(gallery_pk)  # a cold host: no snapshot, no copy in this process
+    release_memory()
+    from django.db import connections
+
+    connections.close_all()  # each worker opens its own
+    context = multiprocessing.get_context("fork")
+    workers = []
+    for _ in range(count):
+        ours, theirs = context.Pipe()
+        process = context.Process(target=worker_process, args=(theirs, gallery_pk, owner, probes, queries))
+        process.start()
+        workers.append((process, ours))
+    for _, pipe in workers:
+        assert pipe.recv() == "ready"
+    before = [proc_memory(process.pid) for process, _ in workers]
+
+    def ask(worker, order):
+        worker[1].send(order)
+        return worker[1].recv()
+
+    result = {"load_s": [ask(worker, "load") for worker in workers]}
+    result["p50"] = [ask(worker, "search") for worker in workers]
+    after = [proc_memory(process.pid) for process, _ in workers]
+    result["pss"] = [a[0] - b[0] for a, b in zip(after, before, strict=True)]
+    result["rss"] = [a[1] - b[1] for a, b in zip(after, before, strict=True)]
+    result["snapshot_bytes"] = sum(
+        path.stat().st_blocks * 512 for path in Path(folder).glob(f"gallery-{gallery_pk}-*.snapshot")
+    ) if folder else 0  # fmt: skip
+
+    gallery_enroll_embeddings(
+        client=owner, subjects=iter([("worker-arrival", [next(distractors(1, seed=11))])]),
+        model_name=settings.FACENITION_MODEL, detector_name="dlib",
+    )  # fmt: skip
+    result["after_enroll"] = ask(workers[0], "one search")
+    started = time.perf_counter()
+    gallery_forget(client=owner, subject="worker-arrival")
+    result["forget_s"] = time.perf_counter() - started  # with a snapshot: the next one written here
+    result["after_forget"] = [ask(workers[0], "one search"), ask(workers[1], "one search")]
+    for process, pipe in workers:
+        pipe.send("exit")
+        process.join()
+    gallery_snapshots_deleted(gallery_pk)
+    settings.FACENITION_GALLERY_SNAPSHOT_DIR = folder
+    return result
 
 
 def measure_approximate(exact, genuine, faces, queries, seed):
@@ -436,6 +539,7 @@ def print_size_tables(rows):
                 ],
             )
         )  # fmt: skip
+    print_workers_table(rows)
     compared = [r for r in rows if "exact_p50" in r]
     if compared:
         print("\ndeepface 0.0.103's own search (postgres backend) on the same faces, its embedding step skipped:\n")
@@ -450,6 +554,35 @@ def print_size_tables(rows):
                 ],
             )
         )  # fmt: skip
+
+
+def print_workers_table(rows):
+    measured = [r for r in rows if "workers" in r]
+    if not measured:
+        return
+    print(
+        f"\nWorkers of one host ({ARGS.workers} processes forked from this one, loading one after the other): memory "
+        "is what each one's load added, PSS summed (a shared page counted once across them) and RSS summed "
+        "(counted in every process that maps it); one copy is a worker's own copy's PSS:\n"
+    )
+    table_rows = []
+    for r in measured:
+        one_copy = np.mean(r["workers"]["a copy per worker"]["pss"])
+        for mode, w in r["workers"].items():
+            table_rows.append([
+                f"{r['faces']:,}", mode, " / ".join(f"{s:.2f}" for s in w["load_s"]),
+                " / ".join(ms(s) for s in w["p50"]), " / ".join(mb(b) for b in w["pss"]), mb(sum(w["pss"])),
+                f"{sum(w['pss']) / one_copy:.2f}×", mb(sum(w["rss"])), mb(w["snapshot_bytes"]) if w["snapshot_bytes"] else "—",
+                ms(w["after_enroll"]), f"{w['forget_s'] * 1000:,.0f}", " / ".join(ms(s) for s in w["after_forget"]),
+            ])  # fmt: skip
+    print(
+        table(
+            ["faces", "workers", "load s, each", "identify p50 ms, each", "PSS added MB, each", "PSS summed MB",
+             "÷ one copy", "RSS summed MB", "snapshot file MB", "next search after an enroll ms",
+             "forget ms (with the next snapshot)", "next search after the forget ms (1st / 2nd worker)"],
+            table_rows,
+        )
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -226,6 +226,8 @@ def _load_snapshot(folder, gallery: Gallery, expected: int) -> LoadedGallery:
                 raise OSError("the snapshot just written does not open")
         # Older versions are superseded, and another tag's snapshots are not to be trusted.
         snapshots.snapshots_remove(folder, gallery.pk, older_than=gallery.version, keep_tag=tag)
+    if full_loads:  # rare enough to look for the snapshots of galleries deleted meanwhile
+        gallery_snapshots_sweep()
     index = ExactIndex.on_rows(snapshot.ids, snapshot.rows, lookup=snapshot.lookup, mapped=True)
     return LoadedGallery(version=snapshot.version, index=index, snapshot=snapshot, full_loads=full_loads)
 
