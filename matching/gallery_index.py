@@ -92,14 +92,16 @@ def _index_kind(subject_count: int) -> str:
     return "exact"
 
 
-def subject_centroids(gallery_id: int, faces, expected: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def subject_centroids(
+    gallery_id: int, faces, expected: int = 0, *, into: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(subject ids, matrix) from (face id, subject id, sealed, wrapped subject key, key id) rows in
     any order. Each subject's unit row is the mean of its faces' embeddings, summed straight into one
-    float32 matrix sized for `expected` subjects and a little room to grow: its first len(ids) rows
-    are the subjects'. Faces are opened a chunk at a time, so no more than a chunk of them is held
-    besides the matrix."""
+    float32 matrix sized for `expected` subjects and a little room to grow (or into `into`, zeros,
+    while it has room): its first len(ids) rows are the subjects'. Faces are opened a chunk at a
+    time, so no more than a chunk of them is held besides the matrix."""
     wrappers = gallery_key_wrappers()
-    matrix = _Sums(expected)
+    matrix = _Sums(expected, into)
     for chunk in _chunks(faces, FETCH_CHUNK):
         sealers: dict[int, Sealer] = {}  # each subject's key is unwrapped once a chunk
         plain = b"".join(
@@ -133,6 +135,10 @@ def _sealer_of(
     return sealer
 
 
+def _capacity_for(subjects: int) -> int:
+    return max(16, int(subjects * (1 + HEADROOM)))
+
+
 def _chunks(rows, size: int):
     rows = iter(rows)
     while chunk := list(itertools.islice(rows, size)):
@@ -143,8 +149,8 @@ class _Sums:
     """Per-subject sums of embeddings in a float32 matrix with room for `expected` subjects and
     HEADROOM more, one row per subject in the order first seen."""
 
-    def __init__(self, expected: int):
-        self.rows = np.zeros((max(16, int(expected * (1 + HEADROOM))), DIMENSIONS), dtype=np.float32)
+    def __init__(self, expected: int, into: np.ndarray | None = None):
+        self.rows = into if into is not None else np.zeros((_capacity_for(expected), DIMENSIONS), dtype=np.float32)
         self.counts = np.zeros(len(self.rows), dtype=np.int32)
         self.row_of: dict[int, int] = {}
 
@@ -233,20 +239,23 @@ def _load_snapshot(folder, gallery: Gallery, expected: int) -> LoadedGallery:
 
 
 def _snapshot_from_database(folder, gallery: Gallery, tag: str, expected: int) -> None:
-    subject_ids, rows = subject_centroids(gallery.pk, _face_rows(gallery.pk), expected)
+    """Sums the faces straight into the snapshot's matrix; into a copy of this worker's own only when
+    subjects were added during the load beyond its room, then copied into a larger snapshot."""
+    draft = snapshots.SnapshotDraft(folder, gallery.pk, gallery.version, tag, _capacity_for(expected))
     try:
-        draft = snapshots.SnapshotDraft(folder, gallery.pk, gallery.version, tag, len(rows))
-        try:
-            count = len(subject_ids)
-            draft.ids[:count] = subject_ids
-            for start in range(0, count, COPY_CHUNK):
-                draft.rows[start : min(count, start + COPY_CHUNK)] = rows[start : min(count, start + COPY_CHUNK)]
-            draft.commit()
-        except BaseException:
+        subject_ids, rows = subject_centroids(gallery.pk, _face_rows(gallery.pk), expected, into=draft.rows)
+        if rows is not draft.rows:
             draft.discard()
-            raise
-    finally:
-        rows.fill(0)  # the snapshot holds them now
+            draft = snapshots.SnapshotDraft(folder, gallery.pk, gallery.version, tag, len(rows))
+            for start in range(0, len(subject_ids), COPY_CHUNK):
+                end = min(len(subject_ids), start + COPY_CHUNK)
+                draft.rows[start:end] = rows[start:end]
+            rows.fill(0)  # the snapshot holds them now
+        draft.ids[: len(subject_ids)] = subject_ids
+        draft.commit()
+    except BaseException:
+        draft.discard()
+        raise
 
 
 def _snapshot_from_older(folder, gallery: Gallery, tag: str) -> bool:

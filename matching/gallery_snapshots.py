@@ -178,7 +178,8 @@ class SnapshotDraft:
         self._layout = _Layout(capacity)
         self._fd = os.open(self._temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            os.ftruncate(self._fd, self._layout.size)
+            # Reserved now: a full tmpfs refuses here (OSError) instead of killing the worker (SIGBUS) on a write.
+            os.posix_fallocate(self._fd, 0, self._layout.size)
             self._map = mmap.mmap(self._fd, self._layout.size, flags=mmap.MAP_SHARED)
         except OSError:
             self.discard()

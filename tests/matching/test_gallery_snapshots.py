@@ -374,3 +374,19 @@ def test_snapshots_of_galleries_deleted_elsewhere_are_swept(gallery, snapshot_fo
     assert gallery_index.gallery_snapshots_sweep() == 1
 
     assert snapshot_files(snapshot_folder) == [name]
+
+
+def test_subjects_added_while_the_first_worker_loads_are_in_its_snapshot(gallery, client_row, monkeypatch):
+    """The snapshot's matrix has room for 16: the load outgrows it, and copies what it summed into a larger one."""
+    from matching.models import Subject
+
+    synthetic_subjects(client_row, 30, seed=4, prefix="late")
+    counted = Subject.objects.filter(gallery=gallery).count
+    monkeypatch.setattr(gallery_index, "_capacity_for", lambda subjects: 16)
+    assert counted() == 80
+
+    assert gallery_size(fresh(gallery)) == 80
+    assert nearest(gallery, vectors_of(30, seed=4)[29]).subject_id == gallery.subjects.get(name="late-29").pk
+    with another_worker():
+        assert gallery_size(fresh(gallery)) == 80
+        assert cached_gallery(gallery.pk).full_loads == 0
