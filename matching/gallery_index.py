@@ -24,6 +24,7 @@ import hashlib
 import itertools
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +51,8 @@ HEADROOM = 0.05
 FETCH_CHUNK = 10_000
 # Rows copied at a time from one snapshot into the next.
 COPY_CHUNK = 8192
+# How often a worker looks for the host's snapshots that a deletion or a forget elsewhere made stale.
+SWEEP_SECONDS = 60
 
 
 @dataclass
@@ -232,8 +235,6 @@ def _load_snapshot(folder, gallery: Gallery, expected: int) -> LoadedGallery:
                 raise OSError("the snapshot just written does not open")
         # Older versions are superseded, and another tag's snapshots are not to be trusted.
         snapshots.snapshots_remove(folder, gallery.pk, older_than=gallery.version, keep_tag=tag)
-    if full_loads:  # rare enough to look for the snapshots of galleries deleted meanwhile
-        gallery_snapshots_sweep()
     index = ExactIndex.on_rows(snapshot.ids, snapshot.rows, lookup=snapshot.lookup, mapped=True)
     return LoadedGallery(version=snapshot.version, index=index, snapshot=snapshot, full_loads=full_loads)
 
@@ -280,10 +281,14 @@ def _snapshot_from_older(folder, gallery: Gallery, tag: str) -> bool:
             capacity = max(capacity, int((len(base_index) + added) * (1 + HEADROOM)) + 16)
         draft = snapshots.SnapshotDraft(folder, gallery.pk, gallery.version, tag, capacity)
         try:
-            draft.ids[: base_index.capacity] = base.ids
-            for start in range(0, base_index.capacity, COPY_CHUNK):
-                if (base.ids[start : start + COPY_CHUNK] >= 0).any():  # free rows stay holes
-                    draft.rows[start : start + COPY_CHUNK] = base.rows[start : start + COPY_CHUNK]
+            with base.reading():  # no worker zeroes it meanwhile (the sweep may, without the host lock)
+                if not base.live():
+                    draft.discard()
+                    return False
+                draft.ids[: base_index.capacity] = base.ids
+                for start in range(0, base_index.capacity, COPY_CHUNK):
+                    if (base.ids[start : start + COPY_CHUNK] >= 0).any():  # free rows stay holes
+                        draft.rows[start : start + COPY_CHUNK] = base.rows[start : start + COPY_CHUNK]
             _apply_changes(ExactIndex.on_rows(draft.ids, draft.rows), gallery, removed, changed)
             draft.commit()
         except BaseException:
@@ -434,6 +439,7 @@ def _up_to_date(gallery: Gallery) -> Iterator[LoadedGallery]:
 
 def gallery_size(gallery: Gallery) -> int:
     """How many subjects the gallery holds at `gallery.version`, as this worker's copy says."""
+    _sweep_now_and_then()
     with _up_to_date(gallery) as loaded:
         return len(loaded.index)
 
@@ -441,6 +447,7 @@ def gallery_size(gallery: Gallery) -> int:
 def gallery_search(gallery: Gallery, probes: list[np.ndarray], k: int) -> tuple[int, list[list[Neighbour]]]:
     """(subjects in the gallery, the k nearest subjects of each probe), on this worker's copy of the
     gallery brought up to `gallery.version` (read by the caller in this request)."""
+    _sweep_now_and_then()
     with _up_to_date(gallery) as loaded:
         return len(loaded.index), [loaded.index.search(probe, k) for probe in probes]
 
@@ -462,19 +469,22 @@ def gallery_snapshots_after_forget(gallery_id: int) -> None:
     if folder is None or not snapshots.snapshot_versions(folder, gallery_id):
         return
     gallery = Gallery.objects.filter(pk=gallery_id).first()
-    if gallery is None:
-        gallery_snapshots_deleted(gallery_id)
-        return
-    tag = snapshot_tag(gallery)
     try:
-        with snapshots.host_lock(folder, gallery_id):
-            if not any(
-                v == gallery.version and t == tag for v, t, _ in snapshots.snapshot_versions(folder, gallery_id)
-            ):
-                _snapshot_from_older(folder, gallery, tag)
-            snapshots.snapshots_remove(folder, gallery_id, older_than=gallery.version, keep_tag=tag)
+        if gallery is None:
+            gallery_snapshots_deleted(gallery_id)
+        else:
+            _carry_forward(folder, gallery)
     except OSError as error:
         log.warning("gallery %s: its older snapshots could not be removed at once (%s)", gallery_id, error)
+
+
+def _carry_forward(folder, gallery: Gallery, *, wait: bool = True) -> None:
+    """The gallery's snapshot at its version made from the newest older one, and the older ones removed."""
+    tag = snapshot_tag(gallery)
+    with snapshots.host_lock(folder, gallery.pk, wait=wait):
+        if not any(v == gallery.version and t == tag for v, t, _ in snapshots.snapshot_versions(folder, gallery.pk)):
+            _snapshot_from_older(folder, gallery, tag)
+        snapshots.snapshots_remove(folder, gallery.pk, older_than=gallery.version, keep_tag=tag)
 
 
 def gallery_snapshots_deleted(gallery_id: int) -> None:
@@ -486,16 +496,45 @@ def gallery_snapshots_deleted(gallery_id: int) -> None:
 
 
 def gallery_snapshots_sweep() -> int:
-    """Zeroes and removes the snapshots of galleries deleted meanwhile (on another host, or while no
-    worker of this one ran); how many galleries' snapshots went."""
+    """Zeroes and removes the host's snapshots of galleries deleted since, and those that hold a
+    subject removed since (a forget made on another host, for a gallery no worker here has searched
+    since), carrying the newest forward; how many galleries were swept. A gallery another worker is
+    writing a snapshot of is left to it."""
     folder = _snapshot_folder()
     if folder is None:
         return 0
     on_host = snapshots.snapshot_galleries(folder)
-    gone = on_host - set(Gallery.objects.filter(pk__in=on_host).values_list("pk", flat=True))
-    for gallery_id in gone:
-        snapshots.snapshots_remove(folder, gallery_id)
-    return len(gone)
+    galleries = {gallery.pk: gallery for gallery in Gallery.objects.filter(pk__in=on_host)}
+    swept = 0
+    for gallery_id in on_host:
+        gallery = galleries.get(gallery_id)
+        try:
+            if gallery is None:
+                with snapshots.host_lock(folder, gallery_id, wait=False):
+                    snapshots.snapshots_remove(folder, gallery_id)
+            elif any(gallery.removals_since(v) != [] for v, _, _ in snapshots.snapshot_versions(folder, gallery_id)):
+                _carry_forward(folder, gallery, wait=False)
+            else:
+                continue
+        except BlockingIOError:
+            continue
+        swept += 1
+    return swept
+
+
+_last_sweep = [float("-inf")]
+
+
+def _sweep_now_and_then() -> None:
+    """Sweeps the host's snapshots on a worker's first gallery request, then at most every SWEEP_SECONDS."""
+    now = time.monotonic()
+    if now - _last_sweep[0] < SWEEP_SECONDS:
+        return
+    _last_sweep[0] = now
+    try:
+        gallery_snapshots_sweep()
+    except OSError as error:
+        log.warning("gallery snapshots could not be swept (%s)", error)
 
 
 def cached_gallery(gallery_id: int) -> LoadedGallery | None:

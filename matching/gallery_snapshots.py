@@ -269,11 +269,12 @@ def snapshots_remove(folder: Path, gallery_id: int, *, older_than: int | None = 
 
 
 @contextmanager
-def host_lock(folder: Path, gallery_id: int) -> Iterator[None]:
-    """Held by the one worker of the host that writes or removes the gallery's snapshots."""
+def host_lock(folder: Path, gallery_id: int, *, wait: bool = True) -> Iterator[None]:
+    """Held by the one worker of the host that writes or removes the gallery's snapshots; without
+    `wait`, BlockingIOError when another holds it."""
     fd = os.open(folder / f"gallery-{gallery_id}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         yield
     finally:
         os.close(fd)

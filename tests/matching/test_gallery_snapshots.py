@@ -390,3 +390,48 @@ def test_subjects_added_while_the_first_worker_loads_are_in_its_snapshot(gallery
     with another_worker():
         assert gallery_size(fresh(gallery)) == 80
         assert cached_gallery(gallery.pk).full_loads == 0
+
+
+def test_a_full_snapshot_folder_falls_back_to_a_copy_per_worker(gallery, snapshot_folder, monkeypatch, caplog):
+    import errno
+
+    from matching import gallery_snapshots
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(gallery_snapshots.os, "posix_fallocate", full)
+
+    with caplog.at_level(logging.WARNING, logger="facenition.matching"):
+        found = nearest(gallery, vectors_of(50)[9])
+
+    assert found.subject_id == gallery.subjects.get(name="synthetic-9").pk
+    assert "No space left on device" in caplog.text
+    assert cached_gallery(gallery.pk).snapshot is None
+    assert [path.name for path in snapshot_folder.iterdir() if not path.name.endswith(".lock")] == []
+
+
+def test_an_idle_hosts_snapshot_of_a_forgotten_subject_is_swept(gallery, client_row, snapshot_folder):
+    vector = vectors_of(50)[7]
+    gallery_size(gallery)
+    gallery_index.gallery_forget_cached(gallery.pk)  # no worker of this host searches the gallery since
+    gallery_forget(client=client_row, subject="synthetic-7")  # on another host: no hook ran here
+    assert forgotten_bytes_in(snapshot_folder, vector)
+
+    assert gallery_index.gallery_snapshots_sweep() == 1
+
+    assert forgotten_bytes_in(snapshot_folder, vector) == []
+    assert [f"-v{fresh(gallery).version}-" in name for name in snapshot_files(snapshot_folder)] == [True]
+    assert gallery_index.gallery_snapshots_sweep() == 0
+
+
+def test_a_worker_sweeps_on_its_first_gallery_request(gallery, client_row, snapshot_folder, monkeypatch):
+    gallery_size(gallery)
+    [name] = snapshot_files(snapshot_folder)
+    gone = snapshot_folder / name.replace(f"gallery-{gallery.pk}-", "gallery-999999999-")
+    shutil.copy(snapshot_folder / name, gone)
+    monkeypatch.setattr(gallery_index, "_last_sweep", [float("-inf")])  # a worker just started
+
+    gallery_size(gallery)
+
+    assert not gone.exists()
