@@ -2,6 +2,7 @@
 
     python -m bench.gallery [--sizes 1000,10000,100000,1000000] [--database-url URL] [--queries 60]
                             [--deepface-sizes 1000,10000,100000] [--skip-approximate] [--workers 4]
+                            [--snapshot-dir FOLDER]
 
 It migrates the benchmark database, reads the shared faces once with the pipeline, and for each size
 enrolls a gallery through `gallery_enroll_embeddings`: 2 real photos of each of 10 people (as in the
@@ -70,6 +71,9 @@ def parse_args():
     parser.add_argument("--queries", type=int, default=60, help="searches timed per size and method")
     parser.add_argument("--skip-approximate", action="store_true")
     parser.add_argument("--workers", type=int, default=4, help="worker processes sharing a host; 0 skips them")
+    parser.add_argument(
+        "--snapshot-dir", default="", help="the workers' snapshot folder (default FACENITION_GALLERY_SNAPSHOT_DIR)"
+    )
     return parser.parse_args()
 
 
@@ -299,7 +303,7 @@ def measure_size(faces, size, queries, run_approximate):
     if ARGS.workers:
         row["workers"] = {
             mode: measure_workers(owner, gallery.pk, genuine + faces.strangers, queries, ARGS.workers, folder)
-            for mode, folder in (("a copy per worker", ""), ("one snapshot per host", shared_dir))
+            for mode, folder in (("a copy per worker", ""), ("one snapshot per host", ARGS.snapshot_dir or shared_dir))
         }
     client_delete(client=owner)
     release_memory()
