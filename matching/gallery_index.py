@@ -233,8 +233,10 @@ def _load_snapshot(folder, gallery: Gallery, expected: int) -> LoadedGallery:
             snapshot = snapshots.snapshot_open(folder, gallery.pk, gallery.version, tag)
             if snapshot is None:
                 raise OSError("the snapshot just written does not open")
-        # Older versions are superseded, and another tag's snapshots are not to be trusted.
-        snapshots.snapshots_remove(folder, gallery.pk, older_than=gallery.version, keep_tag=tag)
+        # Older versions are superseded, under any tag. Another tag's at this version is left to the
+        # workers that made it (during a rolling restart onto a new token key, the old ones): it holds
+        # the same subjects, and goes with the gallery's next change.
+        snapshots.snapshots_remove(folder, gallery.pk, older_than=gallery.version)
     index = ExactIndex.on_rows(snapshot.ids, snapshot.rows, lookup=snapshot.lookup, mapped=True)
     return LoadedGallery(version=snapshot.version, index=index, snapshot=snapshot, full_loads=full_loads)
 
@@ -484,7 +486,7 @@ def _carry_forward(folder, gallery: Gallery, *, wait: bool = True) -> None:
     with snapshots.host_lock(folder, gallery.pk, wait=wait):
         if not any(v == gallery.version and t == tag for v, t, _ in snapshots.snapshot_versions(folder, gallery.pk)):
             _snapshot_from_older(folder, gallery, tag)
-        snapshots.snapshots_remove(folder, gallery.pk, older_than=gallery.version, keep_tag=tag)
+        snapshots.snapshots_remove(folder, gallery.pk, older_than=gallery.version)
 
 
 def gallery_snapshots_deleted(gallery_id: int) -> None:

@@ -258,12 +258,12 @@ def snapshot_galleries(folder: Path) -> set[int]:
     return {int(match[1]) for path in folder.glob(f"gallery-*{SUFFIX}") if (match := _NAME.match(path.name))}
 
 
-def snapshots_remove(folder: Path, gallery_id: int, *, older_than: int | None = None, keep_tag: str = "") -> int:
+def snapshots_remove(folder: Path, gallery_id: int, *, older_than: int | None = None) -> int:
     """Zeroes and removes the gallery's snapshots: all of them, or those of versions before
-    `older_than` and those of another tag than `keep_tag`. How many were removed."""
+    `older_than`, under any tag. How many were removed."""
     removed = 0
-    for version, tag, path in snapshot_versions(folder, gallery_id):
-        if older_than is None or version < older_than or tag != keep_tag:
+    for version, _, path in snapshot_versions(folder, gallery_id):
+        if older_than is None or version < older_than:
             snapshot_destroy(path)
             removed += 1
     if older_than is None:
