@@ -209,3 +209,19 @@ def test_a_subject_removed_from_the_approximate_index_leaves_no_row_in_its_memor
     # faiss shortened the group without clearing the row past its new end: the removed one.
     assert lists.list_size(group) == size - 1
     assert not memory[-1].any()
+
+
+def test_the_exact_index_finds_each_subjects_row_through_removals_and_reuse():
+    vectors = vectors_of(20)
+    index = ExactIndex(np.arange(100, 120), vectors)
+    index.remove(105)  # its row is free, then given to a newcomer
+    index.upsert(500, vectors[5])
+    index.upsert(105, vectors[6])  # back, in another row
+    index.remove(500)
+    index.upsert(501, vectors[7])
+
+    assert index.row_of(500) is None
+    assert index.row_of(105) not in (None, index.row_of(501), index.row_of(106))
+    assert len(index) == 21
+    assert index.search(vectors[6], 2)[0].subject_id in (105, 106)
+    assert {n.subject_id for n in index.search(vectors[7], 3)} >= {107, 501}
