@@ -86,11 +86,19 @@ class Box:
     bottom: int
 
     @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
     def area(self) -> int:
-        return max(0, self.right - self.left) * max(0, self.bottom - self.top)
+        return max(0, self.width) * max(0, self.height)
 
     def as_dict(self) -> dict[str, int]:
-        return {"left": self.left, "top": self.top, "width": self.right - self.left, "height": self.bottom - self.top}
+        return {"left": self.left, "top": self.top, "width": self.width, "height": self.height}
 
 
 @dataclass(frozen=True)
