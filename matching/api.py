@@ -8,6 +8,7 @@ from facenition.api.ratelimits import PerClientToken
 from facenition.api.schema import Answer, Stamp, endpoint
 from facenition.api.views import FacenitionViewSet
 
+from .accuracy import MAX_ACCURACY, MIN_ACCURACY
 from .fields import AccuracyField
 from .galleries import (
     MAX_CANDIDATES,
@@ -45,7 +46,12 @@ class PhotoFacesSerializer(serializers.Serializer):
 
 class CandidateSerializer(serializers.Serializer):
     subject = serializers.CharField(style={"example": "user-42"})
-    max_accuracy = serializers.IntegerField(min_value=1, max_value=8, style={"example": 5})
+    max_accuracy = serializers.IntegerField(
+        min_value=MIN_ACCURACY,
+        max_value=MAX_ACCURACY,
+        style={"example": 5},
+        help_text="The strictest level at which this subject is a match, scored 1:N.",
+    )
 
     class Meta:
         ref_name = "Candidate"
@@ -66,7 +72,8 @@ class MatchViewSet(FacenitionViewSet):
 
         match = serializers.BooleanField()
         accuracy = serializers.IntegerField()
-        max_accuracy = serializers.IntegerField(min_value=0, max_value=8)
+        # 0: no level matches.
+        max_accuracy = serializers.IntegerField(min_value=0, max_value=MAX_ACCURACY)
         faces = FacesSerializer(source="*")
 
     @endpoint(

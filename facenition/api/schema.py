@@ -275,7 +275,8 @@ def operation_id(path):
 
 
 def finish(result, **kwargs):
-    """spectacular's postprocessing hook: operation ids without suffixes; the client token's schemes."""
+    """spectacular's postprocessing hook: answers written out in place, operation ids without suffixes,
+    the client token's schemes."""
     schemes = result.setdefault("components", {}).setdefault("securitySchemes", {})
     schemes["ClientToken"] = CLIENT_TOKEN_SCHEME
     schemes["BearerToken"] = BEARER_TOKEN_SCHEME
