@@ -28,6 +28,7 @@ from .pipeline import (
     Analysis,
     Box,
     DecodedImage,
+    DetectedFace,
     Embedding,
     FacePipeline,
     ImageLimits,
@@ -43,7 +44,6 @@ from .pipeline import (
     place_weights,
     weights_dir,
 )
-from .pipeline import Face as DetectedFace
 
 __all__ = [
     "ALIGN_ON",
