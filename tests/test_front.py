@@ -6,6 +6,7 @@ rate limits count the caller's address, not nginx's."""
 import json
 import random
 import socket
+import statistics
 import time
 
 import pytest
@@ -81,23 +82,25 @@ def test_slow_clients_do_not_hold_the_server_behind_the_front(front, photo):
 
     assert match()[0] == 200  # the first of each worker may be slower
     # What /match costs on this machine right now, without slow clients: the bound below is 1 s of
-    # waiting beyond it, so that face work slowed by another job on the machine is not counted.
-    unloaded = max(match()[3] for _ in range(2))
+    # waiting beyond it, so that face work slowed by another job on the machine is not counted as
+    # waiting. Medians of three, so that one request slowed by such a job decides neither side.
+    unloaded = statistics.median(match()[3] for _ in range(3))
 
     with slow_clients(front, bodies=16, headers=16) as connected:
         time.sleep(2)
         assert connected() >= 30  # the slow clients are in place, and nginx holds them
         healths = [request(front, "GET", "/health", timeout=10) for _ in range(3)]
-        matches = [match() for _ in range(2)]
+        matches = [match() for _ in range(3)]
         assert connected() >= 30
 
     for status, _, body, seconds in healths:
         assert status == 200, body
         assert seconds < 1
-    for status, _, body, seconds in matches:
+    for status, _, body, _ in matches:
         assert status == 200, body
         assert json.loads(body)["match"] is True
-        assert seconds < unloaded + 1, f"{seconds:.2f} s against {unloaded:.2f} s without slow clients"
+    loaded = statistics.median(seconds for *_, seconds in matches)
+    assert loaded < unloaded + 1, f"{loaded:.2f} s against {unloaded:.2f} s without slow clients"
 
 
 def test_without_the_front_as_many_slow_clients_as_threads_take_the_server_down(server):
