@@ -104,11 +104,21 @@ def test_slow_clients_do_not_hold_the_server_behind_the_front(front, photo):
 
 
 def test_without_the_front_as_many_slow_clients_as_threads_take_the_server_down(server):
-    """The bare server's limit, as docs/operations.md states it: its 2 x 4 threads are held."""
-    with slow_clients(server.port, bodies=16, headers=16):
+    """The bare server's limit, as docs/operations.md states it: its 2 x 4 threads are held. Which
+    worker accepts a connection is the kernel's choice, so one may be spared a share of the slow
+    clients and answer: at least one probe of three goes unanswered (all three in every run so far)."""
+
+    def answered_within_2_s():
+        try:
+            return request(server.port, "GET", "/health", timeout=2)[0] == 200
+        except TimeoutError:
+            return False
+
+    with slow_clients(server.port, bodies=16, headers=16) as connected:
         time.sleep(2)
-        with pytest.raises(TimeoutError):
-            request(server.port, "GET", "/health", timeout=3)
+        assert connected() >= 30
+        probes = [answered_within_2_s() for _ in range(3)]
+    assert not all(probes)
     # Gone, they free the threads at once.
     status, _, _, seconds = request(server.port, "GET", "/health", timeout=10)
     assert status == 200 and seconds < 1
