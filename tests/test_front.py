@@ -128,6 +128,9 @@ def test_what_nginx_refuses_itself_answers_the_envelope(front):
     too_large = b"POST /match HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 400000000\r\n\r\n"
     long_url = b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     long_header = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: " + b"b" * 10_000 + b"\r\n\r\n"
+    many_headers = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"".join(
+        f"X-Filler-{i}: {'b' * 1000}\r\n".encode() for i in range(40)
+    )
     unknown_coding = b"POST /match HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip\r\n\r\n"
 
     assert "could not be parsed" in envelope(send(front, b"NOT HTTP\r\n\r\n"), 400)
@@ -135,6 +138,7 @@ def test_what_nginx_refuses_itself_answers_the_envelope(front):
     assert "300 MB" in envelope(send(front, too_large), 413)
     assert "too long" in envelope(send(front, long_url), 414)
     assert "headers" in envelope(send(front, long_header), 431)
+    assert "headers" in envelope(send(front, many_headers + b"\r\n"), 431)
     assert "transfer coding" in envelope(send(front, unknown_coding), 501)
     assert "HTTP version" in envelope(send(front, b"GET /health HTTP/2.5\r\nHost: 127.0.0.1\r\n\r\n"), 505)
 
