@@ -1,11 +1,12 @@
-# One image for the web process, the Celery worker and beat: `docker run IMAGE web|worker|beat`.
+# One image for the web process, the Celery worker, beat and the front before the web process (nginx,
+# deploy/nginx.conf): `docker run IMAGE web|worker|beat|front`.
 # BASE is a Debian bookworm image: debian:bookworm-slim from a registry, or, where no registry is
 # reachable, one `make container` builds from Debian's packages with debootstrap.
 ARG BASE=debian:bookworm-slim
 FROM ${BASE}
 
 RUN apt-get update -qq \
-    && apt-get install -y -qq --no-install-recommends python3 python3-venv ca-certificates >/dev/null \
+    && apt-get install -y -qq --no-install-recommends python3 python3-venv ca-certificates nginx-light >/dev/null \
     && rm -rf /var/lib/apt/lists/*
 
 ENV PYTHONUNBUFFERED=1 \

@@ -10,7 +10,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/$(shell expr $(CHECKOUT_ID) % 15 + 1)
 BIND ?= 127.0.0.1:8000
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/facenition_bench
 
-.PHONY: container-tools container-base container setup setup-dev browser run test test-fast test-names lint format worker beat calibrate calibrate-enrollment bench bench-gallery refresh-pins
+.PHONY: nginx container-tools container-base container setup setup-dev browser run test test-fast test-names lint format worker beat calibrate calibrate-enrollment bench bench-gallery refresh-pins
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -52,6 +52,14 @@ browser:
 		|| (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) \
 		|| echo "chromium and chromium-driver could not be installed: tests/test_demo.py will be skipped"
 
+# Debian's nginx-light: tests/test_front.py runs deploy/nginx.conf, the front the containers ship, before
+# gunicorn (without nginx it is skipped, saying why). The test starts nginx itself; where apt starts
+# Debian's nginx service on install (port 80), `systemctl disable --now nginx` stops it.
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx \
+		|| (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null) \
+		|| echo "nginx-light could not be installed: tests/test_front.py will be skipped"
+
 # Docker's engine and debootstrap from Debian, and the engine started: the container test needs them
 # (without them it is skipped, saying why).
 container-tools:
@@ -76,7 +84,7 @@ container: container-base
 	$(if $(BUILD_CA_BUNDLE),cp $(BUILD_CA_BUNDLE) build-ca.crt,rm -f build-ca.crt)
 	docker build --quiet --network host --build-arg BASE=$(BASE_IMAGE) -t facenition-server .
 
-test: setup-dev browser container-tools
+test: setup-dev browser nginx container-tools
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) -m pytest $(PYTEST_ARGS)
 

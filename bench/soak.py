@@ -16,7 +16,7 @@ random (seeded) among:
 The rate limits are raised for the run (it measures stability, not the limits). It prints the
 number of requests, the answers by status (and any that were not what their kind expects),
 latency p50/p95/max per kind, and every worker's RSS at start, after the first minute, and at the
-end. Nothing here passes or fails.
+end, and its peak RSS over the run (VmHWM). Nothing here passes or fails.
 """
 
 from bench.common import require_module_run
@@ -47,9 +47,10 @@ LIVE = "deepface-d_img58.jpg"
 KINDS = {"match": 4, "generate+authenticate": 2, "bad input": 3}
 
 
-def rss_mib(pid):
+def rss_mib(pid, field="VmRSS"):
+    """A worker's RSS now, or with "VmHWM" its peak since it started, in MiB."""
     status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+    return int(re.search(rf"{field}:\s+(\d+) kB", status).group(1)) / 1024
 
 
 def png(width, height, mode="L"):
@@ -151,6 +152,7 @@ def run(server, faces_dir, clients, seconds):
     for thread in threads:
         thread.join()
     memory["end"] = {pid: rss_mib(pid) for pid in server.worker_pids()}
+    memory["peak"] = {pid: rss_mib(pid, "VmHWM") for pid in server.worker_pids()}
     return results, time.perf_counter() - started, workers, memory
 
 
@@ -192,10 +194,20 @@ def report(results, elapsed, workers, memory, server):
     )
     rows = []
     for pid in sorted(workers):
-        start, minute, end = (memory[phase].get(pid) for phase in ("start", "after 1 min", "end"))
+        start, minute, end, peak = (memory[phase].get(pid) for phase in ("start", "after 1 min", "end", "peak"))
         growth = f"{(end / minute - 1) * 100:+.1f}%" if end and minute else "gone"
-        rows.append((pid, f"{start:.0f}", f"{minute:.0f}" if minute else "-", f"{end:.0f}" if end else "-", growth))
-    print(table(("worker", "RSS at start MiB", "after 1 min MiB", "at the end MiB", "end ÷ after 1 min"), rows))
+        rows.append(
+            (
+                pid,
+                f"{start:.0f}",
+                f"{minute:.0f}" if minute else "-",
+                f"{end:.0f}" if end else "-",
+                growth,
+                f"{peak:.0f}" if peak else "-",
+            )
+        )
+    headers = ("worker", "RSS at start MiB", "after 1 min MiB", "at the end MiB", "end ÷ after 1 min", "peak RSS MiB")
+    print(table(headers, rows))
 
 
 def main():

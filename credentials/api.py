@@ -2,15 +2,15 @@ import re
 
 import phonenumbers
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from facenition.api.auth import presented_client_token
 from facenition.api.ratelimits import PerClientToken, client_ip
-from facenition.api.schema import STAMP, answer, endpoint
+from facenition.api.schema import Answer, Stamp, TrueField, endpoint
 from facenition.api.views import FacenitionViewSet, PublicViewSet
 
 from .services import (
-    IssuedToken,
     client_token_describe,
     client_token_issue_v1,
     client_token_issue_verified,
@@ -22,16 +22,27 @@ from .services import (
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 
 
+EMAIL_EXAMPLE = {"example": "ada@example.com"}
+
+
 class PairEmailField(serializers.EmailField):
     """An email address, lower-cased so one mailbox is one pair however it is typed."""
 
     def __init__(self, **kwargs):
-        super().__init__(max_length=254, **kwargs)
+        super().__init__(max_length=254, style=EMAIL_EXAMPLE, **kwargs)
 
     def to_internal_value(self, data):
         return super().to_internal_value(data).lower()
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": E164.pattern,
+        "description": "E.164: + country code and digits, like +14155552671.",
+        "example": "+14155552671",
+    }
+)
 class E164PhoneField(serializers.CharField):
     default_error_messages = {
         "invalid": "must be a phone number in E.164 form, like +14155552671 (in a form body, send + as %2B)."
@@ -55,24 +66,16 @@ class E164PhoneField(serializers.CharField):
 
 class CodeField(serializers.RegexField):
     def __init__(self, **kwargs):
-        super().__init__(r"^[0-9]{6}$", error_messages={"invalid": "must be the six digits that were sent."}, **kwargs)
+        super().__init__(
+            r"^[0-9]{6}$",
+            error_messages={"invalid": "must be the six digits that were sent."},
+            help_text="The six digits that were sent.",
+            style={"example": "521453"},
+            **kwargs,
+        )
 
 
-EMAIL = {"type": "string", "format": "email", "maxLength": 254, "example": "ada@example.com"}
-PHONE = {
-    "type": "string",
-    "pattern": r"^\+[1-9][0-9]{1,14}$",
-    "description": "E.164: + country code and digits, like +14155552671.",
-    "example": "+14155552671",
-}
-CODE = {"type": "string", "pattern": "^[0-9]{6}$", "description": "The six digits that were sent.", "example": "521453"}
-NAME = {
-    "type": "string",
-    "maxLength": 200,
-    "description": "Your name for the token, shown in the admin.",
-    "example": "my-app",
-}
-ISSUED = answer({"token": {"type": "string", "description": "fnc_...; shown once"}, "expires_at": STAMP})
+NAME_HELP = "Your name for the token, shown in the admin."
 
 
 class PairInputSerializer(serializers.Serializer):
@@ -80,22 +83,43 @@ class PairInputSerializer(serializers.Serializer):
     phone = E164PhoneField()
 
 
-def issued_token_answer(issued: IssuedToken) -> dict[str, str]:
-    return {"token": issued.raw, "expires_at": issued.token.expires_at.isoformat()}
+class IssuedTokenSerializer(Answer):
+    """A client token just issued (its plaintext, shown this once)."""
+
+    token = serializers.CharField(source="raw", help_text="fnc_...; shown once")
+    expires_at = Stamp(source="token.expires_at")
 
 
 class ClientTokenViewSet(PublicViewSet):
     """`/generateToken` (v1: issues at once) and `/token` (introspection)."""
 
     class IssueInputSerializer(serializers.Serializer):
-        name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
+        name = serializers.CharField(
+            max_length=200,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text=NAME_HELP,
+            style={"example": "my-app"},
+        )
+        email = serializers.EmailField(
+            max_length=254, required=False, allow_blank=True, default="", style=EMAIL_EXAMPLE
+        )
+
+    class DescribeOutputSerializer(Answer):
+        active = serializers.BooleanField(source="is_active")
+        name = serializers.CharField(source="client.name")
+        api_version = serializers.CharField()
+        verified = serializers.BooleanField(source="client.is_verified")
+        created_at = Stamp()
+        expires_at = Stamp()
+        last_used_at = Stamp(allow_null=True)
 
     @endpoint(
         summary="v1: issue a client token at once",
-        fields={"name": NAME, "email": EMAIL},
-        ok_status=201,
-        ok=ISSUED,
+        input=IssueInputSerializer,
+        output=IssuedTokenSerializer,
+        status=201,
         token=False,
         errors={
             403: "This server issues client tokens to verified v2 pairs only (FACENITION_V1_TOKENS=false).",
@@ -105,38 +129,18 @@ class ClientTokenViewSet(PublicViewSet):
     )
     def generate(self, request, *args, **kwargs):
         data = self._input(self.IssueInputSerializer, request)
-        return self.ok(issued_token_answer(client_token_issue_v1(source=client_ip(request), **data)), status=201)
+        return self.ok(IssuedTokenSerializer(client_token_issue_v1(source=client_ip(request), **data)), status=201)
 
     @endpoint(
         summary="Describe the client token you present",
-        ok=answer(
-            {
-                "active": {"type": "boolean"},
-                "name": {"type": "string"},
-                "api_version": {"type": "string"},
-                "verified": {"type": "boolean"},
-                "created_at": STAMP,
-                "expires_at": STAMP,
-                "last_used_at": {**STAMP, "nullable": True},
-            }
-        ),
+        output=DescribeOutputSerializer,
         # An unknown or missing token is described (404), not refused (401).
         errors={401: None, 404: "No such client token.", 410: "The client token was revoked or has expired."},
         tags=["client tokens"],
     )
     def describe(self, request, *args, **kwargs):
         token = client_token_describe(raw=presented_client_token(request))
-        return self.ok(
-            {
-                "active": token.is_active(),
-                "name": token.client.name,
-                "api_version": token.api_version,
-                "verified": token.client.is_verified(),
-                "created_at": token.created_at.isoformat(),
-                "expires_at": token.expires_at.isoformat(),
-                "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
-            }
-        )
+        return self.ok(self.DescribeOutputSerializer(token))
 
 
 class ClientTokenRotationViewSet(FacenitionViewSet):
@@ -147,19 +151,12 @@ class ClientTokenRotationViewSet(FacenitionViewSet):
 
     @endpoint(
         summary="Rotate the client token you present: a new one for the same client; the old one stops at once",
-        ok_status=201,
-        ok=ISSUED,
+        output=IssuedTokenSerializer,
+        status=201,
         tags=["client tokens"],
     )
     def rotate(self, request, *args, **kwargs):
-        return self.ok(issued_token_answer(client_token_rotate(token=request.auth)), status=201)
-
-
-PROOF = {
-    "type": "string",
-    "description": "fnv_...: what /v2/authenticate-credentials answered; once, within its lifetime. "
-    "Or send it in the X-Verification-Token header.",
-}
+        return self.ok(IssuedTokenSerializer(client_token_rotate(token=request.auth)), status=201)
 
 
 class VerifiedClientTokenViewSet(PublicViewSet):
@@ -168,15 +165,28 @@ class VerifiedClientTokenViewSet(PublicViewSet):
     min_version = 2
 
     class IssueInputSerializer(PairInputSerializer):
-        name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        verification_token = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+        name = serializers.CharField(
+            max_length=200,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text=NAME_HELP,
+            style={"example": "my-app"},
+        )
+        verification_token = serializers.CharField(
+            max_length=100,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="fnv_...: what /v2/authenticate-credentials answered; once, within its lifetime. "
+            "Or send it in the X-Verification-Token header.",
+        )
 
     @endpoint(
         summary="v2: issue the client token of a verified email + phone pair (once, to whoever verified it)",
-        fields={"email": EMAIL, "phone": PHONE, "verification_token": PROOF, "name": NAME},
-        required=("email", "phone"),
-        ok_status=201,
-        ok=ISSUED,
+        input=IssueInputSerializer,
+        output=IssuedTokenSerializer,
+        status=201,
         token=False,
         versions=("2",),
         errors={
@@ -189,7 +199,7 @@ class VerifiedClientTokenViewSet(PublicViewSet):
         data = self._input(self.IssueInputSerializer, request)
         proof = data.pop("verification_token") or request.headers.get("X-Verification-Token", "")
         issued = client_token_issue_verified(api_version=request.version, proof=proof, **data)
-        return self.ok(issued_token_answer(issued), status=201)
+        return self.ok(IssuedTokenSerializer(issued), status=201)
 
 
 class VerificationViewSet(PublicViewSet):
@@ -198,16 +208,27 @@ class VerificationViewSet(PublicViewSet):
 
     min_version = 2
 
+    class RequestCodesOutputSerializer(Answer):
+        expires_in = serializers.IntegerField(help_text="Seconds the codes sent now stay valid.")
+
     class ConfirmInputSerializer(PairInputSerializer):
         email_code = CodeField()
         sms_code = CodeField()
 
+    class ConfirmOutputSerializer(Answer):
+        verified = TrueField()
+        verification_token = serializers.CharField(
+            source="proof", help_text="fnv_...: shown once; /v2/generateToken needs it"
+        )
+        expires_in = serializers.IntegerField(
+            source="verification.seconds_left", help_text="Seconds left to ask /v2/generateToken."
+        )
+
     @endpoint(
         summary="v2: send a six-digit code by email and another by SMS",
-        fields={"email": EMAIL, "phone": PHONE},
-        required=("email", "phone"),
-        ok_status=202,
-        ok=answer({"expires_in": {"type": "integer", "description": "Seconds the codes sent now stay valid."}}),
+        input=PairInputSerializer,
+        output=RequestCodesOutputSerializer,
+        status=202,
         token=False,
         versions=("2",),
         errors={429: "Too many sends to this pair, phone number or email address, or asked from your address."},
@@ -217,22 +238,13 @@ class VerificationViewSet(PublicViewSet):
         data = self._input(PairInputSerializer, request)
         verification_request(source=client_ip(request), **data)
         # The same answer whatever the pair's state, so that it tells a stranger nothing.
-        return self.ok({"expires_in": settings.FACENITION_CODE_LIFETIME_SECONDS}, status=202)
+        lifetime = {"expires_in": settings.FACENITION_CODE_LIFETIME_SECONDS}
+        return self.ok(self.RequestCodesOutputSerializer(lifetime), status=202)
 
     @endpoint(
         summary="v2: send both codes back to verify the pair, and receive the verification token",
-        fields={"email": EMAIL, "phone": PHONE, "email_code": CODE, "sms_code": CODE},
-        required=("email", "phone", "email_code", "sms_code"),
-        ok=answer(
-            {
-                "verified": {"type": "boolean"},
-                "verification_token": {
-                    "type": "string",
-                    "description": "fnv_...: shown once; /v2/generateToken needs it",
-                },
-                "expires_in": {"type": "integer", "description": "Seconds left to ask /v2/generateToken."},
-            }
-        ),
+        input=ConfirmInputSerializer,
+        output=ConfirmOutputSerializer,
         token=False,
         versions=("2",),
         errors={
@@ -246,10 +258,4 @@ class VerificationViewSet(PublicViewSet):
     def confirm(self, request, *args, **kwargs):
         data = self._input(self.ConfirmInputSerializer, request)
         confirmed = verification_confirm(source=client_ip(request), **data)
-        return self.ok(
-            {
-                "verified": True,
-                "verification_token": confirmed.proof,
-                "expires_in": confirmed.verification.seconds_left(),
-            }
-        )
+        return self.ok(self.ConfirmOutputSerializer(confirmed))

@@ -27,7 +27,7 @@ def tokens_sealed_under_keys_held(app_configs, databases=None, **kwargs):
                 f"Live identity tokens are sealed under token keys this server no longer holds ({tokens}): "
                 "clients presenting them are answered 409.",
                 hint=KEY_BACK_HINT,
-                id="facenition.W004",
+                id="enrollment.W001",
             )
         )
     return problems

@@ -5,18 +5,13 @@ from django.http import Http404
 from django.shortcuts import render
 from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from facenition.api.errors import envelope
-from facenition.api.schema import answer
+from facenition.api.schema import Answer, ErrorSerializer
 from facenition.health import readiness
-
-CHECKS = {
-    "type": "object",
-    "description": "Each dependency: ok, or what is wrong with it.",
-    "additionalProperties": {"type": "string"},
-}
 
 
 def reference_page(request):
@@ -39,34 +34,47 @@ class ProbeView(APIView):
     http_method_names = ["get", "head"]
 
 
+def checks_field():
+    return serializers.DictField(
+        child=serializers.CharField(), help_text="Each dependency: ok, or what is wrong with it."
+    )
+
+
 class HealthView(ProbeView):
     """`/health`: the process answers (liveness)."""
 
+    class OutputSerializer(Answer):
+        status = serializers.ChoiceField(choices=["alive"])
+
     @extend_schema(
         summary="Liveness: the process answers",
-        responses={200: answer({"status": {"type": "string", "enum": ["alive"]}})},
+        responses={200: OutputSerializer},
         auth=[],
         tags=["operations"],
     )
     def get(self, request):
-        return Response({"ok": True, "status": "alive"})
+        return Response(self.OutputSerializer({"status": "alive"}).data)
 
 
 class ReadyView(ProbeView):
     """`/ready`: the database, the cache, the broker and the face models are there (readiness)."""
 
+    class OutputSerializer(Answer):
+        status = serializers.ChoiceField(choices=["ready"])
+        checks = checks_field()
+
+    class NotReadySerializer(ErrorSerializer):
+        checks = checks_field()
+
+        class Meta:
+            ref_name = None
+
     @extend_schema(
         summary="Readiness: database, cache, broker and face models are there",
         responses={
-            200: answer({"status": {"type": "string", "enum": ["ready"]}, "checks": CHECKS}),
+            200: OutputSerializer,
             503: OpenApiResponse(
-                response={
-                    "allOf": [
-                        {"$ref": "#/components/schemas/Error"},
-                        {"type": "object", "required": ["checks"], "properties": {"checks": CHECKS}},
-                    ]
-                },
-                description="Not ready: `error` and `checks` say what is failing.",
+                NotReadySerializer, description="Not ready: `error` and `checks` say what is failing."
             ),
         },
         auth=[],
@@ -75,9 +83,10 @@ class ReadyView(ProbeView):
     def get(self, request):
         ready, checks = readiness()
         if ready:
-            return Response({"ok": True, "status": "ready", "checks": checks})
+            return Response(self.OutputSerializer({"status": "ready", "checks": checks}).data)
         failing = "; ".join(f"{name} {result}" for name, result in checks.items() if result.startswith("failing"))
-        return Response({"ok": False, "error": f"Not ready: {failing}.", "checks": checks}, status=503)
+        not_ready = {"ok": False, "error": f"Not ready: {failing}.", "checks": checks}
+        return Response(self.NotReadySerializer(not_ready).data, status=503)
 
 
 def metrics(request):

@@ -36,7 +36,7 @@ def model_weights_present(app_configs: Any, **kwargs: Any) -> list[CheckMessage]
         Error(
             f"Model weights missing: {', '.join(missing)}.",
             hint="Run `make setup` (or `.venv/bin/python manage.py place_weights`).",
-            id="facenition.E010",
+            id="matching.E001",
         )
     ]
 
@@ -50,7 +50,7 @@ def face_settings_valid(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             Error(
                 f"FACENITION_MODEL is {settings.FACENITION_MODEL!r}; it must be one of {', '.join(calibrated_models)}, "
                 "the face models the accuracy levels and identity tokens are calibrated for.",
-                id="facenition.E015",
+                id="matching.E006",
             )
         )
     if settings.FACENITION_MODEL == "SFace" and (
@@ -63,33 +63,33 @@ def face_settings_valid(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                 "FACENITION_MODEL=SFace is aligned on dlib's landmarks and runs once per face: "
                 "FACENITION_DETECTOR must be 'dlib', FACENITION_DESCRIPTOR 'plain' and "
                 "FACENITION_DESCRIPTOR_JITTERS 0.",
-                id="facenition.E016",
+                id="matching.E007",
             )
         )
     if settings.FACENITION_DESCRIPTOR not in DESCRIPTORS:
         problems.append(
             Error(
                 f"FACENITION_DESCRIPTOR is {settings.FACENITION_DESCRIPTOR!r}; it must be one of {', '.join(DESCRIPTORS)}.",
-                id="facenition.E011",
+                id="matching.E002",
             )
         )
     if settings.FACENITION_ALIGN_ON not in ALIGN_ON:
         problems.append(
             Error(
                 f"FACENITION_ALIGN_ON is {settings.FACENITION_ALIGN_ON!r}; it must be one of {', '.join(ALIGN_ON)}.",
-                id="facenition.E012",
+                id="matching.E003",
             )
         )
     if not 0 <= settings.FACENITION_DESCRIPTOR_JITTERS <= 100:
         problems.append(
             Error(
                 f"FACENITION_DESCRIPTOR_JITTERS is {settings.FACENITION_DESCRIPTOR_JITTERS}; it must be 0 to 100.",
-                id="facenition.E013",
+                id="matching.E004",
             )
         )
     for name in ("FACENITION_MIN_FACE_SIZE", "FACENITION_MIN_FACE_SHARPNESS"):
         if getattr(settings, name) < 0:
-            problems.append(Error(f"{name} is negative; 0 turns the check off.", id="facenition.E014"))
+            problems.append(Error(f"{name} is negative; 0 turns the check off.", id="matching.E005"))
     calibrated = ("plain", 0, "photo")
     configured = (settings.FACENITION_DESCRIPTOR, settings.FACENITION_DESCRIPTOR_JITTERS, settings.FACENITION_ALIGN_ON)
     if not problems and configured != calibrated:
@@ -100,7 +100,7 @@ def face_settings_valid(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                 hint="Run `python manage.py calibrate_match` and `calibrate_enrollment` with the same options and "
                 "put their fits in matching/accuracy.py and enrollment/protection/; identity tokens issued "
                 "under another descriptor stop authenticating.",
-                id="facenition.W011",
+                id="matching.W002",
             )
         )
     scheduled = settings.FACENITION_MODEL == "Dlib" and settings.FACENITION_DETECTOR == "dlib"
@@ -109,7 +109,7 @@ def face_settings_valid(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             CheckWarning(
                 f"FACENITION_DETECT_SCHEDULE={settings.FACENITION_DETECT_SCHEDULE} has no effect: the schedule "
                 "applies to the Dlib model with the dlib detector; other detectors run once, as deepface runs them.",
-                id="facenition.W012",
+                id="matching.W003",
             )
         )
     return problems
@@ -126,7 +126,7 @@ def gallery_index_available(app_configs: Any, **kwargs: Any) -> list[CheckMessag
             Error(
                 "FACENITION_GALLERY_INDEX is 'ivf' but faiss-cpu is not installed.",
                 hint="pip install -r requirements.txt (faiss-cpu), or set FACENITION_GALLERY_INDEX=exact.",
-                id="facenition.E031",
+                id="matching.E008",
             )
         ]
     return []
@@ -172,6 +172,6 @@ def subjects_sealed_under_keys_held(app_configs: Any, databases: Any = None, **k
             f"Gallery subjects' keys are wrapped under token keys this server no longer holds ({subjects}): "
             "their faces cannot be opened, and their galleries cannot be searched (502).",
             hint=KEY_BACK_HINT,
-            id="facenition.W005",
+            id="matching.W001",
         )
     ]

@@ -15,6 +15,7 @@ class AccuracyField(serializers.IntegerField):
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
         kwargs.setdefault("default", DEFAULT_ACCURACY)
+        kwargs.setdefault("help_text", "Tolerance level, 1 the most tolerant, 8 the strictest.")
         super().__init__(min_value=MIN_ACCURACY, max_value=MAX_ACCURACY, **kwargs)
 
     def to_internal_value(self, data):

@@ -29,6 +29,7 @@ from .gallery_index import gallery_search, gallery_size, gallery_snapshots_after
 from .gallery_keys import gallery_key_wrapper, gallery_key_wrappers, subject_sealer
 from .models import Face, Gallery, Subject, SubjectKey
 from .reading import (
+    Box,
     DetectedFace,
     Embedding,
     Readable,
@@ -73,23 +74,35 @@ def _subject_create(*, gallery: Gallery, name: str, metadata: dict[str, Any]) ->
 
 
 @dataclass(frozen=True)
+class EnrolledFace:
+    id: uuid.UUID
+    box: Box
+
+
+@dataclass(frozen=True)
 class EnrolledSubject:
     subject: Subject
     face_count: int
-    added: list
+    added: list[EnrolledFace]
+
+
+@dataclass(frozen=True)
+class IdentifiedCandidate:
+    subject: str
+    max_accuracy: int  # the strictest level at which this subject is a match, scored 1:N
 
 
 @dataclass(frozen=True)
 class IdentifiedFace:
-    box: dict
-    candidates: list  # of {"subject": name, "max_accuracy": level}, best first
+    box: Box
+    candidates: list[IdentifiedCandidate]  # best first
 
 
 @dataclass(frozen=True)
 class Identification:
     accuracy: int
     gallery_subjects: int
-    faces: list  # of IdentifiedFace, largest first
+    faces: list[IdentifiedFace]  # largest first
 
     @property
     def scoring(self) -> str:
@@ -187,7 +200,7 @@ def gallery_enroll(
                 associated_data=face_associated_data(gallery_id=gallery.pk, subject_id=row.pk, face_id=face.pk),
             )
             face.save(force_insert=True)
-            added.append(face)
+            added.append(EnrolledFace(face.id, reading.face.box))
         face_count = row.faces.count()
     return EnrolledSubject(subject=row, face_count=face_count, added=added)
 
@@ -292,7 +305,7 @@ def gallery_identify(
     gallery = Gallery.objects.filter(client=client).first()
     if gallery is None or not Subject.objects.filter(gallery=gallery).exists():
         faces = faces_read_every(image=images[0])
-        return Identification(accuracy, 0, [IdentifiedFace(face.box.as_dict(), []) for face in faces])
+        return Identification(accuracy, 0, [IdentifiedFace(face.box, []) for face in faces])
     model = gallery_model(gallery)
     with _sealed_faces_checked():
         subjects = gallery_size(gallery)
@@ -303,9 +316,9 @@ def gallery_identify(
     subjects, found = gallery_nearest(gallery=gallery, embeddings=[face.embedding for face in faces], limit=limit)
     identified = [
         IdentifiedFace(
-            face.box.as_dict(),
+            face.box,
             [
-                {"subject": c.subject, "max_accuracy": strictest_identifying_level(c.distance, subjects, model)}
+                IdentifiedCandidate(c.subject, strictest_identifying_level(c.distance, subjects, model))
                 for c in candidates
                 if c.distance <= threshold
             ]
@@ -341,6 +354,7 @@ class ListedSubject:
     subject: Subject
     metadata: dict[str, Any]
     face_ids: list[uuid.UUID]
+    face_count: int
 
 
 def gallery_subjects(*, client: Client, page: int = 1, page_size: int = 50) -> tuple[int, list[ListedSubject]]:
@@ -368,7 +382,7 @@ def gallery_subjects(*, client: Client, page: int = 1, page_size: int = 50) -> t
                 wrappers, bytes(key.wrapped_key) if key else None, key.key_id if key else "", **ids
             )
             metadata = open_metadata(sealer, bytes(row.sealed_metadata), **ids)
-            listed.append(ListedSubject(row, metadata, face_ids.get(row.pk, [])))
+            listed.append(ListedSubject(row, metadata, face_ids.get(row.pk, []), row.face_count))
     return total, listed
 
 

@@ -114,6 +114,3 @@ class Face(models.Model):
 
     def __str__(self):
         return str(self.id)
-
-    def box(self):
-        return {"left": self.box_left, "top": self.box_top, "width": self.box_width, "height": self.box_height}

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from contextvars import copy_context
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -29,6 +28,7 @@ from .pipeline import (
     Analysis,
     Box,
     DecodedImage,
+    DetectedFace,
     Embedding,
     FacePipeline,
     ImageLimits,
@@ -44,11 +44,11 @@ from .pipeline import (
     place_weights,
     weights_dir,
 )
-from .pipeline import Face as DetectedFace
 
 __all__ = [
     "ALIGN_ON",
     "DESCRIPTORS",
+    "Box",
     "DecodedImage",
     "DetectedFace",
     "Embedding",
@@ -60,7 +60,6 @@ __all__ = [
     "WeightsMissing",
     "cosine_distance",
     "decode_image",
-    "describe_readings",
     "face_pipeline",
     "face_quality_problem",
     "face_work",
@@ -301,10 +300,6 @@ def faces_read(
 def mean_embedding(readings: Sequence[FaceReading]) -> Embedding:
     vectors = np.stack([reading.face.embedding for reading in readings])
     return vectors.mean(axis=0)
-
-
-def describe_readings(readings: Sequence[FaceReading]) -> list[dict[str, Any]]:
-    return [{"faces": r.face_count, "box": r.face.box.as_dict()} for r in readings]
 
 
 def faces_read_every(*, image: Readable, model_name: str | None = None) -> list[DetectedFace]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from .accuracy import is_match, strictest_matching_level
-from .reading import Readable, cosine_distance, describe_readings, faces_read, mean_embedding
+from .reading import FaceReading, Readable, cosine_distance, faces_read, mean_embedding
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,8 @@ class MatchResult:
     match: bool
     accuracy: int
     max_accuracy: int
-    faces: dict
+    image_faces: list[FaceReading]
+    reference_faces: list[FaceReading]
 
 
 def faces_match(*, images: Sequence[Readable], references: Sequence[Readable], accuracy: int) -> MatchResult:
@@ -30,5 +31,6 @@ def faces_match(*, images: Sequence[Readable], references: Sequence[Readable], a
         match=is_match(distance, accuracy, model),
         accuracy=accuracy,
         max_accuracy=strictest_matching_level(distance, model),
-        faces={"image": describe_readings(probe), "reference": describe_readings(claimed)},
+        image_faces=list(probe),
+        reference_faces=list(claimed),
     )

@@ -15,7 +15,7 @@ from facenition.faceset import FaceSetMissing, labelled_photos
 # each). A test that starts one without such a fixture says so with @pytest.mark.subprocess.
 MARKER_OF_FIXTURE = {
     "face_photos": ("faces",),
-    "server": ("faces", "subprocess"),  # tests/test_server.py, test_demo.py: gunicorn loading the face models
+    "server": ("faces", "subprocess"),  # test_server.py, test_demo.py, test_front.py: gunicorn loading the models
     "gunicorn": ("subprocess",),  # tests/test_serving.py
     "built_cache": ("subprocess",),  # tests/enrollment/test_protection.py: a process building the code
     "worker": ("worker", "subprocess"),

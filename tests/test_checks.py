@@ -1,5 +1,11 @@
+import re
+from pathlib import Path
+
 import pytest
 from django.core.checks import run_checks
+
+REPO = Path(__file__).resolve().parents[1]
+CHECK_ID = re.compile(r"""\bid=["']([A-Za-z_]+)\.([EW])(\d{3})["']""")
 
 
 def ids(settings_overrides, settings):
@@ -17,7 +23,7 @@ def test_short_token_key_stops_start_up(settings):
 
 
 def test_missing_weights_stop_start_up(settings, tmp_path):
-    assert "facenition.E010" in ids({"DEEPFACE_HOME": str(tmp_path)}, settings)
+    assert "matching.E001" in ids({"DEEPFACE_HOME": str(tmp_path)}, settings)
 
 
 def test_a_configured_server_passes(settings):
@@ -90,30 +96,28 @@ def test_secret_key_kept_as_a_retired_token_key_is_announced(settings):
 
 def test_an_unknown_descriptor_stops_start_up_and_names_the_setting(settings):
     settings.FACENITION_DESCRIPTOR = "flipped"
-    messages = [m for m in run_checks() if m.id == "facenition.E011"]
+    messages = [m for m in run_checks() if m.id == "matching.E002"]
     assert messages and "FACENITION_DESCRIPTOR" in messages[0].msg and "plain, mirror" in messages[0].msg
 
 
 def test_an_unknown_alignment_or_jitter_count_stops_start_up(settings):
-    assert "facenition.E012" in ids({"FACENITION_ALIGN_ON": "chip"}, settings)
+    assert "matching.E003" in ids({"FACENITION_ALIGN_ON": "chip"}, settings)
     settings.FACENITION_ALIGN_ON = "photo"
-    assert "facenition.E013" in ids({"FACENITION_DESCRIPTOR_JITTERS": -1}, settings)
+    assert "matching.E004" in ids({"FACENITION_DESCRIPTOR_JITTERS": -1}, settings)
 
 
 def test_a_negative_face_size_floor_stops_start_up(settings):
-    assert "facenition.E014" in ids({"FACENITION_MIN_FACE_SIZE": -5}, settings)
+    assert "matching.E005" in ids({"FACENITION_MIN_FACE_SIZE": -5}, settings)
 
 
 def test_a_descriptor_the_levels_were_not_calibrated_for_is_warned_about(settings):
-    assert "facenition.W011" in ids({"FACENITION_DESCRIPTOR": "mirror"}, settings)
-    assert "facenition.W011" not in ids({"FACENITION_DESCRIPTOR": "plain"}, settings)
+    assert "matching.W002" in ids({"FACENITION_DESCRIPTOR": "mirror"}, settings)
+    assert "matching.W002" not in ids({"FACENITION_DESCRIPTOR": "plain"}, settings)
 
 
 def test_a_detection_schedule_that_cannot_apply_is_named(settings):
-    assert "facenition.W012" in ids(
-        {"FACENITION_DETECTOR": "mtcnn", "FACENITION_DETECT_SCHEDULE": "thorough"}, settings
-    )
-    assert "facenition.W012" not in ids({"FACENITION_DETECTOR": "dlib"}, settings)
+    assert "matching.W003" in ids({"FACENITION_DETECTOR": "mtcnn", "FACENITION_DETECT_SCHEDULE": "thorough"}, settings)
+    assert "matching.W003" not in ids({"FACENITION_DETECTOR": "dlib"}, settings)
 
 
 @pytest.mark.django_db
@@ -150,6 +154,17 @@ def test_tokens_and_gallery_faces_sealed_under_a_key_no_longer_held_are_counted_
 
     messages = {message.id: message for message in run_checks(databases=["default"])}
 
-    assert "(key 0badc0de: 1, key deadbeef: 2)" in messages["facenition.W004"].msg
-    assert "(key cafebabe: 1)" in messages["facenition.W005"].msg
-    assert "FACENITION_RETIRED_TOKEN_KEYS" in messages["facenition.W004"].hint
+    assert "(key 0badc0de: 1, key deadbeef: 2)" in messages["enrollment.W001"].msg
+    assert "(key cafebabe: 1)" in messages["matching.W001"].msg
+    assert "FACENITION_RETIRED_TOKEN_KEYS" in messages["enrollment.W001"].hint
+
+
+def test_each_package_names_its_checks_in_its_own_namespace():
+    found = {}
+    for package in ("facenition", "credentials", "enrollment", "matching"):
+        for module in (REPO / package).rglob("*.py"):
+            for namespace, kind, number in CHECK_ID.findall(module.read_text()):
+                assert namespace == package, f"{module.relative_to(REPO)}: {namespace}.{kind}{number}"
+                found.setdefault(package, set()).add(f"{kind}{number}")
+    assert set(found) == {"facenition", "credentials", "enrollment", "matching"}, found
+    assert {"E001", "W001"} <= found["matching"] and found["enrollment"] == {"W001"}

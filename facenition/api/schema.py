@@ -1,18 +1,23 @@
 """The OpenAPI schema (drf-spectacular): served at /openapi.json, rendered at /docs.
 
-Each endpoint declares what is its own next to its view with `@endpoint(...)`: its fields, its
-images, its answer and the statuses only it gives. What every endpoint shares is added here: the
-error envelope, the client token (X-Auth-Token or Authorization: Bearer header, or an `auth_token`
-field), both body forms (multipart files first, or JSON with base64 images), X-API-Version, and the
-statuses any endpoint can answer. `public_endpoints` turns the URL configuration into one path per
+Each endpoint's shape is declared once, by the serializers nested in its view: the fields it takes
+(`InputSerializer`) and the answer it gives (`OutputSerializer`, derived from `Answer`, which also
+renders that answer). `@endpoint(...)` names them, the images and the statuses only it gives. What
+every endpoint shares is added here: the error envelope, the client token (X-Auth-Token or
+Authorization: Bearer header, or an `auth_token` field), both body forms (multipart files first, or
+JSON with base64 images), X-API-Version, and the statuses any endpoint can answer. A serializer with
+`Meta.ref_name` is a shape many answers share and keeps that name in `components.schemas`; every other
+answer is written out where it is used. `public_endpoints` turns the URL configuration into one path per
 endpoint, as a generated client wants it: `/match` (the version in the X-API-Version header; a
 /v1/ or /v2/ prefix works too), v2-only endpoints under `/v2/`, an endpoint split by version
 (`/generateToken`) once per version; `finish` names each operation plainly (`gallery_enroll`).
 """
 
 import re
+from dataclasses import dataclass
 
 from django.urls import URLResolver, get_resolver
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 
@@ -62,45 +67,6 @@ IMAGES_MULTIPART = {
 TOKEN_FIELD_SCHEMA = {"type": "string", "description": f"The client token, when it is not sent as {TOKEN_HEADER}."}
 
 
-ACCURACY = {
-    "type": "integer",
-    "minimum": 1,
-    "maximum": 8,
-    "default": 4,
-    "description": "Tolerance level, 1 the most tolerant, 8 the strictest.",
-}
-# Shapes many answers share get a name of their own in the schema (`components.schemas`), so that a
-# generated client has one FaceBox class, not one per place a box appears.
-COMPONENTS: dict[str, dict] = {}
-
-
-def component(name: str, schema: dict) -> dict:
-    """Names `schema`: wherever an answer uses it, the published schema refers to `name` instead."""
-    COMPONENTS[name] = schema
-    return schema
-
-
-FACE_BOX = component(
-    "FaceBox",
-    {
-        "type": "object",
-        "description": "Where a face is, in the photo's own pixels.",
-        "required": ["left", "top", "width", "height"],
-        "properties": {name: {"type": "integer", "example": value} for name, value in
-                       (("left", 412), ("top", 96), ("width", 230), ("height", 231))},
-    },
-)  # fmt: skip
-BOX = component(
-    "PhotoFaces",
-    {
-        "type": "object",
-        "description": "A photo's face count and its largest face's box, in pixels.",
-        "properties": {"faces": {"type": "integer", "example": 1}, "box": FACE_BOX},
-    },
-)
-STAMP = {"type": "string", "format": "date-time"}
-
-
 @extend_schema_field({"type": "boolean", "enum": [False]})
 class FalseField(serializers.BooleanField):
     pass
@@ -116,67 +82,124 @@ class ErrorSerializer(serializers.Serializer):
         ref_name = "Error"
 
 
-def answer(properties, required=None):
-    """An `{"ok": true, ...}` answer's schema."""
-    return {
-        "type": "object",
-        "required": ["ok", *(required if required is not None else properties)],
-        "properties": {"ok": {"type": "boolean", "enum": [True]}, **properties},
-    }
+@extend_schema_field({"type": "boolean", "enum": [True]})
+class TrueField(serializers.Field):
+    """`"ok": true`, whatever the answer is about."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, source="*", **kwargs)
+
+    def to_representation(self, value):
+        return True
 
 
-def _body(fields, required, images, image_schema, token):
-    properties = dict(fields)
+# An `{"ok": true, ...}` answer: each endpoint's OutputSerializer derives from it, renders the answer
+# from the service's result and is the answer's schema. (A comment, not a docstring, which the schema
+# would show as every answer's description.)
+class Answer(serializers.Serializer):
+    ok = TrueField()
+
+
+class Stamp(serializers.DateTimeField):
+    """A moment as `datetime.isoformat` writes it (`+00:00`, where DRF would write `Z`)."""
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+@dataclass(frozen=True)
+class Body:
+    """A request body: the fields `serializer` takes, the `images` and, with `token`, `auth_token`."""
+
+    serializer: type[serializers.Serializer] | None
+    images: tuple[str, ...]
+    token: bool
+
+
+def _body(fields, images, image_schema, token):
+    properties = dict(fields.get("properties", {}))
     for name in images:
         properties[name] = image_schema
     if token:
         properties[TOKEN_FIELD] = TOKEN_FIELD_SCHEMA
     body = {"type": "object", "properties": properties}
-    needed = [*required, *images]
+    needed = [*fields.get("required", []), *images]
     if needed:
         body["required"] = needed
     return body
 
 
+# Answers not shared under a name of their own are registered under this prefix, then written out
+# where they are used (`finish`).
+INLINE = "inline_"
+
+
+class EndpointSchema(AutoSchema):
+    """spectacular's schema of one operation, with the request bodies of `@endpoint`, field examples
+    (a field's `style={"example": ...}`) and each answer written out where it is used."""
+
+    def _get_request_body(self, direction="request"):
+        body = self.get_request_serializer() if self.method == "POST" else None
+        if not isinstance(body, Body):
+            return super()._get_request_body(direction)
+        fields = self._map_serializer(body.serializer, direction) if body.serializer else {}
+        # Multipart first: what Swagger UI's "Try it out" and generated clients offer by default, and
+        # how photos are sent most simply.
+        content = {
+            "multipart/form-data": _body(fields, body.images, IMAGES_MULTIPART, body.token),
+            "application/json": _body(fields, body.images, IMAGES_JSON, body.token),
+        }
+        if not body.images:
+            content["application/x-www-form-urlencoded"] = content["multipart/form-data"]
+        return {"content": {media_type: {"schema": schema} for media_type, schema in content.items()}}
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if schema is None:
+            return None
+        # A choice's enum is written where it is used: spectacular's hook that names enums is not run.
+        schema.pop("x-spec-enum-id", None)
+        if "example" in field.style:
+            schema = {**schema, "example": field.style["example"]}
+        return schema
+
+    def _get_serializer_name(self, serializer, direction, bypass_extensions=False):
+        kind = serializer if isinstance(serializer, type) else type(serializer)
+        if getattr(getattr(kind, "Meta", None), "ref_name", None) or issubclass(kind, serializers.ListSerializer):
+            return super()._get_serializer_name(serializer, direction, bypass_extensions)
+        return INLINE + f"{kind.__module__}.{kind.__qualname__}".replace(".", "_")
+
+
 def endpoint(
     *,
     summary,
-    ok,
-    ok_status=200,
-    fields=None,
-    required=(),
+    output,
+    status=200,
+    input=None,
     images=(),
     token=True,
     errors=None,
     versions=("1", "2"),
     tags=None,
 ):
-    """The schema of one POST endpoint: its own fields, images, answer and statuses (`errors`:
+    """The schema of one POST endpoint: the fields of its `input` serializer, its `images`, the
+    answer its `output` serializer renders with `status`, and the statuses only it gives (`errors`:
     {status: when}, or None for a shared status it never gives); the envelope, the shared statuses
-    and both body forms are added. `token`:
-    the endpoint needs a client token; `versions`: the API versions that have it."""
-    fields = fields or {}
-    # Multipart first: what Swagger UI's "Try it out" and generated clients offer by default, and how
-    # photos are sent most simply.
-    bodies = {
-        "multipart/form-data": _body(fields, required, images, IMAGES_MULTIPART, token),
-        "application/json": _body(fields, required, images, IMAGES_JSON, token),
-    }
-    if not images:
-        bodies["application/x-www-form-urlencoded"] = bodies["multipart/form-data"]
-    statuses = {status: STATUS_MEANING[status] for status in SHARED_ERRORS}
+    and both body forms are added. `token`: the endpoint needs a client token; `versions`: the API
+    versions that have it."""
+    statuses = {code: STATUS_MEANING[code] for code in SHARED_ERRORS}
     if token:
         statuses[401] = STATUS_MEANING[401]
     if images:
         statuses[503] = STATUS_MEANING[503]
     statuses.update(errors or {})
-    statuses = {status: meaning for status, meaning in statuses.items() if meaning is not None}
-    responses = {ok_status: OpenApiResponse(response=ok, description="Done.")}
-    for status, meaning in sorted(statuses.items()):
-        responses[status] = OpenApiResponse(response=ErrorSerializer, description=meaning)
+    statuses = {code: meaning for code, meaning in statuses.items() if meaning is not None}
+    responses = {status: OpenApiResponse(response=output, description="Done.")}
+    for code, meaning in sorted(statuses.items()):
+        responses[code] = OpenApiResponse(response=ErrorSerializer, description=meaning)
     return extend_schema(
         summary=summary,
-        request=bodies,
+        request=Body(input, tuple(images), token),
         responses=responses,
         parameters=[version_header(versions)],
         # drf-spectacular's hints say list[str]; it takes security requirement objects, as OpenAPI has them.
@@ -252,14 +275,14 @@ def operation_id(path):
 
 
 def finish(result, **kwargs):
-    """spectacular's postprocessing hook: operation ids without suffixes; the client token's schemes."""
+    """spectacular's postprocessing hook: answers written out in place, operation ids without suffixes,
+    the client token's schemes."""
     schemes = result.setdefault("components", {}).setdefault("securitySchemes", {})
     schemes["ClientToken"] = CLIENT_TOKEN_SCHEME
     schemes["BearerToken"] = BEARER_TOKEN_SCHEME
     named = result["components"].setdefault("schemas", {})
-    for name, schema in COMPONENTS.items():
-        named[name] = _referring(schema, skip=name)
-    result["paths"] = _referring(result["paths"])
+    inline = {name: named.pop(name) for name in list(named) if name.startswith(INLINE)}
+    result["paths"] = _inlined(result["paths"], inline)
     names = [operation_id(path) for path in result["paths"]]
     for path, operations in result["paths"].items():
         name = operation_id(path)
@@ -269,15 +292,15 @@ def finish(result, **kwargs):
     return result
 
 
-def _referring(value, skip=None):
-    """`value` with every named shape (COMPONENTS) in it replaced by a reference to its name."""
+def _inlined(value, inline):
+    """`value` with every reference to an answer in `inline` replaced by the answer itself."""
     if isinstance(value, dict):
-        for name, schema in COMPONENTS.items():
-            if name != skip and value == schema:
-                return {"$ref": f"#/components/schemas/{name}"}
-        return {key: _referring(item, skip) for key, item in value.items()}
+        name = value.get("$ref", "").removeprefix("#/components/schemas/")
+        if name in inline:
+            return _inlined(inline[name], inline)
+        return {key: _inlined(item, inline) for key, item in value.items()}
     if isinstance(value, list):
-        return [_referring(item, skip) for item in value]
+        return [_inlined(item, inline) for item in value]
     return value
 
 

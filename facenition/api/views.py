@@ -29,8 +29,9 @@ class FacenitionViewSet(VersionedEndpointMixin, ViewSet):
         data.is_valid(raise_exception=True)
         return dict(data.validated_data)
 
-    def ok(self, payload: dict[str, Any] | None = None, status: int = 200) -> Response:
-        return Response({"ok": True, **(payload or {})}, status=status)
+    def ok(self, answer: Serializer, status: int = 200) -> Response:
+        """The answer an endpoint's OutputSerializer (an `Answer`) renders from its service's result."""
+        return Response(answer.data, status=status)
 
 
 class PublicViewSet(FacenitionViewSet):

@@ -1,7 +1,7 @@
 """The face pipeline: decode → detect → align → embed → compare. It knows nothing of Django.
 
 Uploads become RGB uint8 arrays in `images.py` (`decode_image`, within a pixel budget);
-`FacePipeline.analyse` returns an `Analysis` holding a `Face` per detected face (or the largest
+`FacePipeline.analyse` returns an `Analysis` holding a `DetectedFace` per detected face (or the largest
 only, when only it counts), largest first. Detection runs on a copy whose longest side is at most
 `detect_max_side` pixels, by the detection schedule (dlib's plain pass first, the upsampled pass
 when needed); landmarks, alignment and the embedding use the decoded photo. Each thread reading a
@@ -19,7 +19,7 @@ from .core import (
     SCHEDULES,
     Analysis,
     Box,
-    Face,
+    DetectedFace,
     FacePipeline,
     PipelineConfig,
     cosine_distance,
@@ -49,7 +49,7 @@ __all__ = [
     "Box",
     "DecodedImage",
     "Embedding",
-    "Face",
+    "DetectedFace",
     "FacePipeline",
     "ImageHeader",
     "ImageLimits",

@@ -86,15 +86,23 @@ class Box:
     bottom: int
 
     @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
     def area(self) -> int:
-        return max(0, self.right - self.left) * max(0, self.bottom - self.top)
+        return max(0, self.width) * max(0, self.height)
 
     def as_dict(self) -> dict[str, int]:
-        return {"left": self.left, "top": self.top, "width": self.right - self.left, "height": self.bottom - self.top}
+        return {"left": self.left, "top": self.top, "width": self.width, "height": self.height}
 
 
 @dataclass(frozen=True)
-class Face:
+class DetectedFace:
     box: Box
     confidence: float
     embedding: npt.NDArray[np.float64] = field(repr=False)
@@ -111,7 +119,7 @@ class Face:
 class Analysis:
     width: int
     height: int
-    faces: list[Face]  # the faces embedded, largest first: all of them, or the largest only if asked
+    faces: list[DetectedFace]  # the faces embedded, largest first: all of them, or the largest only if asked
     face_count: int = -1  # every face found; -1: as many as `faces`
 
     def __post_init__(self) -> None:
@@ -119,7 +127,7 @@ class Analysis:
             object.__setattr__(self, "face_count", len(self.faces))
 
     @property
-    def largest(self) -> Face | None:
+    def largest(self) -> DetectedFace | None:
         return self.faces[0] if self.faces else None
 
 
@@ -294,7 +302,7 @@ class FacePipeline:
         faces.sort(key=lambda pair: pair[0].area, reverse=True)
         wanted = faces if embed == "all" else faces[:1]
         embedded = [
-            Face(
+            DetectedFace(
                 box=box,
                 confidence=detected.confidence,
                 embedding=self._embed(rgb, small, box, detected.region, scale, reader),

@@ -189,7 +189,7 @@ def test_it_refuses_a_request_over_its_pixel_budget_before_decoding(authed, monk
 
 def test_it_decodes_one_image_at_a_time_each_just_before_it_is_read(authed, monkeypatch, settings):
     from matching import intake as images
-    from matching.pipeline import Analysis, Box, Face
+    from matching.pipeline import Analysis, Box, DetectedFace
 
     events = []
     real_decode = images.decode_image
@@ -200,7 +200,7 @@ def test_it_decodes_one_image_at_a_time_each_just_before_it_is_read(authed, monk
 
     def analyse(pipeline, rgb, **how):
         events.append("read")
-        face = Face(box=Box(0, 0, 64, 48), confidence=1.0, embedding=np.ones(128))  # wide enough to judge
+        face = DetectedFace(box=Box(0, 0, 64, 48), confidence=1.0, embedding=np.ones(128))  # wide enough to judge
         return Analysis(width=rgb.shape[1], height=rgb.shape[0], faces=[face])
 
     settings.FACENITION_PHOTO_THREADS = 1
@@ -223,7 +223,7 @@ def test_side_by_side_a_worker_holds_no_more_decoded_photos_than_its_photo_threa
     from matching import intake as images
     from matching import reading as services
     from matching.cores import CoreSlots
-    from matching.pipeline import Analysis, Box, Face
+    from matching.pipeline import Analysis, Box, DetectedFace
 
     live, most, threads, lock = [0], [0], set(), threading.Lock()
     real_decode = images.decode_image
@@ -239,7 +239,7 @@ def test_side_by_side_a_worker_holds_no_more_decoded_photos_than_its_photo_threa
         with lock:
             threads.add(threading.get_ident())
             live[0] -= 1
-        face = Face(box=Box(0, 0, 64, 48), confidence=1.0, embedding=np.ones(128))
+        face = DetectedFace(box=Box(0, 0, 64, 48), confidence=1.0, embedding=np.ones(128))
         return Analysis(width=rgb.shape[1], height=rgb.shape[0], faces=[face])
 
     settings.FACENITION_PHOTO_THREADS = 2

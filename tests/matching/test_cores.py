@@ -97,7 +97,7 @@ def test_a_worker_reads_no_more_photos_at_once_than_its_photo_threads(cores, set
 def test_a_helper_gives_its_core_back_as_soon_as_its_photo_is_read(cores, settings, monkeypatch):
     import numpy as np
 
-    from matching.pipeline import Analysis, Box, DecodedImage, Face
+    from matching.pipeline import Analysis, Box, DecodedImage, DetectedFace
 
     settings.FACENITION_PHOTO_THREADS = 2
     free_while_the_slow_photo_was_read = []
@@ -109,7 +109,7 @@ def test_a_helper_gives_its_core_back_as_soon_as_its_photo_is_read(cores, settin
             free_while_the_slow_photo_was_read.append(slot is not None)
             if slot:
                 slot.release()
-        face = Face(box=Box(0, 0, 64, 48), confidence=1.0, embedding=np.ones(128))
+        face = DetectedFace(box=Box(0, 0, 64, 48), confidence=1.0, embedding=np.ones(128))
         return Analysis(width=rgb.shape[1], height=rgb.shape[0], faces=[face])
 
     monkeypatch.setattr("matching.pipeline.core.FacePipeline.analyse", analyse)

