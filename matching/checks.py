@@ -150,7 +150,7 @@ def gallery_snapshot_folder_usable(app_configs: Any, **kwargs: Any) -> list[Chec
             f"FACENITION_GALLERY_SNAPSHOT_DIR={configured} cannot hold gallery snapshots: {problem}.",
             hint="Name a folder under /dev/shm (or another tmpfs) that only the server's user can open, "
             "or set FACENITION_GALLERY_SNAPSHOT_DIR= (empty) for a copy of each gallery per worker.",
-            id="facenition.E032",
+            id="matching.E009",
         )
     ]
 

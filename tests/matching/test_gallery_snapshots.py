@@ -316,7 +316,7 @@ def test_a_snapshot_folder_that_cannot_hold_snapshots_fails_the_start_up_check(
 
     [error] = gallery_snapshot_folder_usable(None)
 
-    assert error.id == "facenition.E032"
+    assert error.id == "matching.E009"
     assert error.msg.startswith(f"FACENITION_GALLERY_SNAPSHOT_DIR={path} cannot hold gallery snapshots")
     assert problem in error.msg
 
