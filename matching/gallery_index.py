@@ -225,18 +225,21 @@ def _load_snapshot(folder, gallery: Gallery, expected: int) -> LoadedGallery:
     tag = snapshot_tag(gallery)
     full_loads = 0
     with snapshots.host_lock(folder, gallery.pk):
-        snapshot = snapshots.snapshot_open(folder, gallery.pk, gallery.version, tag)
-        if snapshot is None:
-            if not _snapshot_from_older(folder, gallery, tag):
-                _snapshot_from_database(folder, gallery, tag, expected)
-                full_loads = 1
+        try:
             snapshot = snapshots.snapshot_open(folder, gallery.pk, gallery.version, tag)
             if snapshot is None:
-                raise OSError("the snapshot just written does not open")
-        # Older versions are superseded, under any tag. Another tag's at this version is left to the
-        # workers that made it (during a rolling restart onto a new token key, the old ones): it holds
-        # the same subjects, and goes with the gallery's next change.
-        snapshots.snapshots_remove(folder, gallery.pk, older_than=gallery.version)
+                if not _snapshot_from_older(folder, gallery, tag):
+                    _snapshot_from_database(folder, gallery, tag, expected)
+                    full_loads = 1
+                snapshot = snapshots.snapshot_open(folder, gallery.pk, gallery.version, tag)
+                if snapshot is None:
+                    raise OSError("the snapshot just written does not open")
+        finally:
+            # Older versions are superseded, under any tag, whether or not the new one could be
+            # written (a full folder): one may hold a forgotten face. Another tag's at this version
+            # is left to the workers that made it (during a rolling restart onto a new token key,
+            # the old ones): it holds the same subjects, and goes with the gallery's next change.
+            snapshots.snapshots_remove(folder, gallery.pk, older_than=gallery.version)
     index = ExactIndex.on_rows(snapshot.ids, snapshot.rows, lookup=snapshot.lookup, mapped=True)
     return LoadedGallery(version=snapshot.version, index=index, snapshot=snapshot, full_loads=full_loads)
 
@@ -467,26 +470,30 @@ def gallery_snapshots_after_forget(gallery_id: int) -> None:
     """After a forget commits: the host's snapshots of the gallery that hold the forgotten face are
     zeroed and removed at once, the newest one first carried forward to the gallery's new version
     (when the host has one to start from), so that the host's workers need not reload it."""
-    folder = _snapshot_folder()
-    if folder is None or not snapshots.snapshot_versions(folder, gallery_id):
-        return
-    gallery = Gallery.objects.filter(pk=gallery_id).first()
     try:
+        folder = _snapshot_folder()
+        if folder is None or not snapshots.snapshot_versions(folder, gallery_id):
+            return
+        gallery = Gallery.objects.filter(pk=gallery_id).first()
         if gallery is None:
             gallery_snapshots_deleted(gallery_id)
         else:
             _carry_forward(folder, gallery)
-    except OSError as error:
-        log.warning("gallery %s: its older snapshots could not be removed at once (%s)", gallery_id, error)
+    except Exception:  # the forget is committed: its answer stands; the next request or sweep retries
+        log.exception("gallery %s: after a forget, its snapshots could not all be carried forward", gallery_id)
 
 
 def _carry_forward(folder, gallery: Gallery, *, wait: bool = True) -> None:
     """The gallery's snapshot at its version made from the newest older one, and the older ones removed."""
     tag = snapshot_tag(gallery)
     with snapshots.host_lock(folder, gallery.pk, wait=wait):
-        if not any(v == gallery.version and t == tag for v, t, _ in snapshots.snapshot_versions(folder, gallery.pk)):
-            _snapshot_from_older(folder, gallery, tag)
-        snapshots.snapshots_remove(folder, gallery.pk, older_than=gallery.version)
+        try:
+            if not any(
+                v == gallery.version and t == tag for v, t, _ in snapshots.snapshot_versions(folder, gallery.pk)
+            ):
+                _snapshot_from_older(folder, gallery, tag)
+        finally:  # whatever became of the new one (a full folder, a face that does not open)
+            snapshots.snapshots_remove(folder, gallery.pk, older_than=gallery.version)
 
 
 def gallery_snapshots_deleted(gallery_id: int) -> None:
@@ -514,12 +521,16 @@ def gallery_snapshots_sweep() -> int:
             if gallery is None:
                 with snapshots.host_lock(folder, gallery_id, wait=False):
                     snapshots.snapshots_remove(folder, gallery_id)
-            elif any(gallery.removals_since(v) != [] for v, _, _ in snapshots.snapshot_versions(folder, gallery_id)):
+            elif snapshots.snapshot_drafts_left(folder, gallery_id) or any(
+                gallery.removals_since(v) != [] for v, _, _ in snapshots.snapshot_versions(folder, gallery_id)
+            ):
                 _carry_forward(folder, gallery, wait=False)
             else:
                 continue
         except BlockingIOError:
             continue
+        except Exception:  # its older snapshots went all the same; the other galleries are swept
+            log.exception("gallery %s: its snapshot could not be carried forward by the sweep", gallery_id)
         swept += 1
     return swept
 
@@ -535,8 +546,8 @@ def _sweep_now_and_then() -> None:
     _last_sweep[0] = now
     try:
         gallery_snapshots_sweep()
-    except OSError as error:
-        log.warning("gallery snapshots could not be swept (%s)", error)
+    except Exception:  # a request is not failed for it: the next sweep retries
+        log.exception("gallery snapshots could not be swept")
 
 
 def cached_gallery(gallery_id: int) -> LoadedGallery | None:

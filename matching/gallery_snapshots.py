@@ -4,8 +4,12 @@ which every worker of the host maps (copy-on-write) instead of holding a copy of
 Django-free. A snapshot is named by its gallery, its version and a tag of what it was opened under
 (the token keys and the gallery row it was read from, `matching.gallery_index`); its header says the
 same and a CRC-32 of the rest, so a snapshot copied or renamed onto another name, truncated or
-altered is refused (and removed), never searched. It is written once, under a lock shared by the
-host's workers, to a temporary name in the same folder, flushed and renamed into place.
+altered is refused (and removed), never searched, as is anything under a snapshot's name that is
+not a regular file of the server's user, 0600 (a symbolic link is never followed). It is written
+once, under a lock shared by the host's workers, into a file of the folder without a name
+(O_TMPFILE), flushed and linked into place: a writer killed meanwhile leaves nothing behind. Where
+the filesystem cannot make one, the draft has a dot name, which the next worker holding the
+gallery's lock zeroes and removes.
 
 A snapshot holds opened embeddings, so its folder must be in memory (tmpfs: /dev/shm), readable by
 the server's user alone (0700; files 0600). A snapshot that is let go of (superseded by a newer
@@ -17,12 +21,14 @@ subject ids held in order and their rows (int64 each), then, 16 bytes past a pag
 float32 rows.
 """
 
+import errno
 import fcntl
 import json
 import logging
 import mmap
 import os
 import re
+import stat
 import struct
 import zlib
 from collections.abc import Iterator
@@ -46,6 +52,12 @@ ZEROING_BLOCK = 4 << 20
 # slower on this machine, over a mapping or an anonymous array alike.
 ROWS_PAST_PAGE = 16
 _NAME = re.compile(r"^gallery-(\d+)-v(\d+)-([0-9a-z-]+)\.snapshot$")
+_TEMPORARY = re.compile(r"^\.gallery-(\d+)-v\d+-[0-9a-z-]+\.snapshot\.\d+\.[0-9a-f]+\.tmp$")
+# Never follows a planted symbolic link, and never waits on a planted FIFO.
+_OPEN_FLAGS = os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+# A draft is a file without a name until it is whole (O_TMPFILE): a writer killed meanwhile leaves nothing.
+# Where the filesystem cannot, it has a dot name, which the next worker holding the gallery's lock removes.
+USE_UNNAMED_DRAFTS = hasattr(os, "O_TMPFILE")
 
 
 class SnapshotUnusable(ValueError):
@@ -132,20 +144,40 @@ def snapshot_open(folder: Path, gallery_id: int, version: int, tag: str) -> Snap
     is not whole, or says it is another, is removed with a warning: the caller builds it again."""
     path = folder / snapshot_name(gallery_id, version, tag)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
     except FileNotFoundError:
         return None
+    except OSError as problem:  # a symbolic link (ELOOP) or another thing planted under the name
+        log.warning("gallery snapshot %s is unusable (%s): removed, to be built again", path.name, problem)
+        snapshot_destroy(path)
+        return None
     try:
+        _check_owned_file(fd)
         fcntl.flock(fd, fcntl.LOCK_SH)
         capacity, count = _checked(fd, gallery_id=gallery_id, version=version, tag=tag)
         snapshot = Snapshot(path, fd, version, capacity, count)
         fcntl.flock(fd, fcntl.LOCK_UN)
-        return snapshot if snapshot.live() else None
-    except (SnapshotUnusable, OSError, ValueError) as problem:
+    except Exception as problem:  # whatever is wrong with it, it is not used: it is built again
         os.close(fd)
         log.warning("gallery snapshot %s is unusable (%s): removed, to be built again", path.name, problem)
         snapshot_destroy(path)
         return None
+    if snapshot.live():
+        return snapshot
+    snapshot.close()
+    return None
+
+
+def _check_owned_file(fd: int) -> os.stat_result:
+    """The file's status, if it is a regular file of the server's user that no one else may open."""
+    status = os.fstat(fd)
+    if not stat.S_ISREG(status.st_mode):
+        raise SnapshotUnusable("it is not a regular file")
+    if status.st_uid != os.geteuid():
+        raise SnapshotUnusable("it belongs to another user")
+    if status.st_mode & 0o077:
+        raise SnapshotUnusable(f"other users may open it (mode {stat.S_IMODE(status.st_mode):o})")
+    return status
 
 
 def _checked(fd: int, *, gallery_id: int, version: int, tag: str) -> tuple[int, int]:
@@ -161,14 +193,19 @@ def _checked(fd: int, *, gallery_id: int, version: int, tag: str) -> tuple[int, 
             fields = json.loads(header[len(MAGIC) + 4 : len(MAGIC) + 4 + length])
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise SnapshotUnusable("its header does not read") from None
+        if not isinstance(fields, dict):
+            raise SnapshotUnusable("its header is not a set of fields")
         expected = {"gallery": gallery_id, "version": version, "tag": tag}
         if {name: fields.get(name) for name in expected} != expected:
             raise SnapshotUnusable(f"it holds gallery {fields.get('gallery')} at version {fields.get('version')}")
-        capacity, count = int(fields["capacity"]), int(fields["count"])
+        numbers = [fields.get(name) for name in ("capacity", "count", "crc32")]
+        if not all(type(number) is int for number in numbers):
+            raise SnapshotUnusable("its header lacks its capacity, count or checksum")
+        capacity, count, crc = (int(number) for number in numbers)  # type: ignore[arg-type]
         if not 0 <= count <= capacity or _Layout(capacity).size != size:
             raise SnapshotUnusable(f"{size} bytes, not the {_Layout(capacity).size} its header says")
         with memoryview(whole) as view, view[HEADER_BYTES:] as body:
-            if zlib.crc32(body) != fields["crc32"]:
+            if zlib.crc32(body) != crc:
                 raise SnapshotUnusable("its checksum does not match: it was altered")
     return capacity, count
 
@@ -179,9 +216,12 @@ class SnapshotDraft:
     def __init__(self, folder: Path, gallery_id: int, version: int, tag: str, capacity: int):
         self.fields = {"gallery": gallery_id, "version": version, "tag": tag, "capacity": capacity}
         self.path = folder / snapshot_name(gallery_id, version, tag)
-        self._temporary = folder / f".{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+        self._temporary: Path | None = None
         self._layout = _Layout(capacity)
-        self._fd = os.open(self._temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        self._fd = _unnamed_file(folder)
+        if self._fd < 0:
+            self._temporary = folder / f".{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+            self._fd = os.open(self._temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS, 0o600)
         try:
             # Reserved now: a full tmpfs refuses here (OSError) instead of killing the worker (SIGBUS) on a write.
             os.posix_fallocate(self._fd, 0, self._layout.size)
@@ -207,40 +247,98 @@ class SnapshotDraft:
         self._map[: len(MAGIC) + 4 + len(header)] = MAGIC + struct.pack("<I", len(header)) + header
         self._map.flush()
         os.fsync(self._fd)
+        self.ids, self.rows = np.empty(0, dtype=np.int64), np.empty((0, DIMENSIONS), dtype=np.float32)
+        if self._temporary is None:
+            try:
+                _link_unnamed(self._fd, self.path)
+            except FileExistsError:  # one that did not open (removed meanwhile, or planted): this replaces it
+                snapshot_destroy(self.path)
+                _link_unnamed(self._fd, self.path)
+        else:
+            os.replace(self._temporary, self.path)
+            self._temporary = None
         os.close(self._fd)
         self._fd = -1
-        self.ids, self.rows = np.empty(0, dtype=np.int64), np.empty((0, DIMENSIONS), dtype=np.float32)
-        os.replace(self._temporary, self.path)
         return self.path
 
     def discard(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        """Zeroes what was written and lets the file go."""
         self.ids, self.rows = np.empty(0, dtype=np.int64), np.empty((0, DIMENSIONS), dtype=np.float32)
-        snapshot_destroy(self._temporary)
+        if self._fd >= 0:
+            try:
+                _zero(self._fd)
+            finally:
+                os.close(self._fd)
+                self._fd = -1
+        if self._temporary is not None:
+            _remove_name(self._temporary)
+
+
+def _link_unnamed(fd: int, path: Path) -> None:
+    """Gives the file without a name `fd` the name `path` (linkat through /proc, following the link:
+    os.link does only when given a folder's descriptor)."""
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.link(f"/proc/self/fd/{fd}", path.name, dst_dir_fd=folder, follow_symlinks=True)
+    finally:
+        os.close(folder)
+
+
+def _unnamed_file(folder: Path) -> int:
+    """A file in `folder` with no name (O_TMPFILE), or -1 where the kernel or filesystem has none."""
+    if not USE_UNNAMED_DRAFTS:
+        return -1
+    try:
+        return os.open(folder, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        if error.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            return -1
+        raise
 
 
 def snapshot_destroy(path: Path) -> None:
-    """Zeroes the file, once no worker searches it, and removes it."""
+    """Zeroes the file, once no worker searches it, and removes it. Only a regular file of the
+    server's user is zeroed: a symbolic link or anything else planted under the name is only removed,
+    never followed."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDWR | _OPEN_FLAGS)
     except FileNotFoundError:
         return
+    except OSError as error:  # a symbolic link (ELOOP), a folder, a FIFO without reader...
+        log.warning("%s is not a snapshot file (%s): removed without being opened", path, error.strerror)
+        _remove_name(path)
+        return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        size = os.fstat(fd).st_size
-        if size:
-            with mmap.mmap(fd, size, flags=mmap.MAP_SHARED) as whole:
-                content = np.frombuffer(whole, dtype=np.uint8)
-                for start in range(0, size, ZEROING_BLOCK):
-                    block = content[start : start + ZEROING_BLOCK]
-                    if block.any():  # a hole reads as zeros without taking memory: left as it is
-                        block.fill(0)
-                del content, block
+        try:
+            _check_owned_file(fd)
+        except SnapshotUnusable as problem:
+            log.warning("%s is not a snapshot file (%s): removed without being zeroed", path, problem)
+        else:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            _zero(fd)
         path.unlink(missing_ok=True)
     finally:
         os.close(fd)
+
+
+def _remove_name(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except IsADirectoryError:
+        log.warning("%s is a folder in the snapshot folder: left as it is", path)
+
+
+def _zero(fd: int) -> None:
+    size = os.fstat(fd).st_size
+    if not size:
+        return
+    with mmap.mmap(fd, size, flags=mmap.MAP_SHARED) as whole:
+        content = np.frombuffer(whole, dtype=np.uint8)
+        for start in range(0, size, ZEROING_BLOCK):
+            block = content[start : start + ZEROING_BLOCK]
+            if block.any():  # a hole reads as zeros without taking memory: left as it is
+                block.fill(0)
+        del content, block
 
 
 def snapshot_versions(folder: Path, gallery_id: int) -> list[tuple[int, str, Path]]:
@@ -254,22 +352,34 @@ def snapshot_versions(folder: Path, gallery_id: int) -> list[tuple[int, str, Pat
 
 
 def snapshot_galleries(folder: Path) -> set[int]:
-    """The galleries this host holds a snapshot of."""
-    return {int(match[1]) for path in folder.glob(f"gallery-*{SUFFIX}") if (match := _NAME.match(path.name))}
+    """The galleries this host holds a snapshot of, or a draft of one left by a writer that stopped."""
+    names = [path.name for path in folder.iterdir()]
+    return {int(match[1]) for name in names if (match := _NAME.match(name) or _TEMPORARY.match(name))}
+
+
+def snapshot_drafts_left(folder: Path, gallery_id: int) -> list[Path]:
+    """The drafts (named: where files cannot be made without a name) of the gallery's snapshots in
+    the folder. Under the gallery's host lock, every one was left by a writer that stopped."""
+    return [
+        path
+        for path in folder.glob(f".gallery-{gallery_id}-v*.tmp")
+        if (match := _TEMPORARY.match(path.name)) and int(match[1]) == gallery_id
+    ]
 
 
 def snapshots_remove(folder: Path, gallery_id: int, *, older_than: int | None = None) -> int:
     """Zeroes and removes the gallery's snapshots: all of them, or those of versions before
-    `older_than`, under any tag. How many were removed."""
+    `older_than`, under any tag, and the drafts that writers which stopped left (call it with the
+    gallery's host lock held, or for a deleted gallery). How many snapshots were removed."""
     removed = 0
     for version, _, path in snapshot_versions(folder, gallery_id):
         if older_than is None or version < older_than:
             snapshot_destroy(path)
             removed += 1
+    for temporary in snapshot_drafts_left(folder, gallery_id):
+        snapshot_destroy(temporary)
     if older_than is None:
-        for temporary in folder.glob(f".gallery-{gallery_id}-v*.tmp"):
-            snapshot_destroy(temporary)
-        (folder / f"gallery-{gallery_id}.lock").unlink(missing_ok=True)
+        _remove_name(folder / f"gallery-{gallery_id}.lock")
     return removed
 
 
@@ -277,7 +387,7 @@ def snapshots_remove(folder: Path, gallery_id: int, *, older_than: int | None = 
 def host_lock(folder: Path, gallery_id: int, *, wait: bool = True) -> Iterator[None]:
     """Held by the one worker of the host that writes or removes the gallery's snapshots; without
     `wait`, BlockingIOError when another holds it."""
-    fd = os.open(folder / f"gallery-{gallery_id}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = os.open(folder / f"gallery-{gallery_id}.lock", os.O_RDWR | os.O_CREAT | _OPEN_FLAGS, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         yield
@@ -289,10 +399,12 @@ def snapshot_folder_problem(folder: Path) -> str | None:
     """Why `folder` cannot hold snapshots (created, 0700, when missing), or None when it can."""
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        status = folder.stat()
+        status = folder.lstat()
     except OSError as error:
         return f"it cannot be created ({error.strerror})"
-    if not folder.is_dir():
+    if stat.S_ISLNK(status.st_mode):
+        return "it is a symbolic link (name the folder itself)"
+    if not stat.S_ISDIR(status.st_mode):
         return "it is not a folder"
     if status.st_uid != os.geteuid():
         return "it belongs to another user"

@@ -2,10 +2,13 @@
 instead of loading copies of their own. Another worker is this process with its copies set aside
 (`another_worker`): its memory is its own, the snapshot folder is the host's."""
 
+import errno
+import json
 import logging
 import os
 import shutil
 import stat
+import struct
 from collections import OrderedDict
 from contextlib import contextmanager, nullcontext
 
@@ -14,7 +17,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from matching import gallery_index
+from matching import gallery_index, gallery_snapshots
 from matching.galleries import gallery_forget
 from matching.gallery_index import cached_gallery, gallery_search, gallery_size, snapshot_tag
 from matching.models import Gallery
@@ -245,7 +248,35 @@ def _garbage(path):
     path.write_bytes(os.urandom(8192))
 
 
-@pytest.mark.parametrize("damage", [_truncated, _altered_row, _garbage], ids=["truncated", "altered", "garbage"])
+def _rewritten_header(path, change):
+    data = bytearray(path.read_bytes())
+    start = len(gallery_snapshots.MAGIC) + 4
+    (length,) = struct.unpack_from("<I", data, len(gallery_snapshots.MAGIC))
+    header = json.dumps(change(json.loads(bytes(data[start : start + length])))).encode()
+    data[len(gallery_snapshots.MAGIC) : gallery_snapshots.HEADER_BYTES] = bytes(
+        gallery_snapshots.HEADER_BYTES - len(gallery_snapshots.MAGIC)
+    )
+    data[len(gallery_snapshots.MAGIC) : start + len(header)] = struct.pack("<I", len(header)) + header
+    path.write_bytes(bytes(data))
+
+
+def _header_without_checksum(path):
+    _rewritten_header(path, lambda fields: {name: value for name, value in fields.items() if name != "crc32"})
+
+
+def _header_not_fields(path):
+    _rewritten_header(path, lambda fields: [fields])
+
+
+def _open_to_others(path):
+    os.chmod(path, 0o644)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [_truncated, _altered_row, _garbage, _header_without_checksum, _header_not_fields, _open_to_others],
+    ids=["truncated", "altered", "garbage", "header without checksum", "header not fields", "open to others"],
+)
 def test_a_damaged_snapshot_is_ignored_and_built_again(gallery, snapshot_folder, damage, caplog):
     probe = vectors_of(50)[33]
     expected = nearest(gallery, probe)
@@ -443,3 +474,134 @@ def test_a_worker_sweeps_on_its_first_gallery_request(gallery, client_row, snaps
     gallery_size(gallery)
 
     assert not gone.exists()
+
+
+def test_a_forget_on_a_full_snapshot_folder_still_removes_the_snapshot_of_the_forgotten_subject(
+    gallery, client_row, snapshot_folder, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    vector = vectors_of(50)[7]
+    forgotten = client_row.gallery.subjects.get(name="synthetic-7").pk
+    gallery_size(gallery)
+
+    def full(fd, offset, length):  # no room left for the next version beside the last
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(gallery_snapshots.os, "posix_fallocate", full)
+    with (
+        caplog.at_level(logging.WARNING, logger="facenition.matching"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        gallery_forget(client=client_row, subject="synthetic-7")
+
+    assert snapshot_files(snapshot_folder) == []
+    assert forgotten_bytes_in(snapshot_folder, vector) == []
+    assert "No space left" in caplog.text
+    assert nearest(gallery, vector).subject_id != forgotten
+    assert cached_gallery(gallery.pk).snapshot is None  # a copy of the worker's own, the folder being full
+
+
+def _killed_while_writing(gallery, snapshot_folder):
+    """A worker killed (SIGKILL, the OOM killer) while it writes the gallery's next version."""
+    snapshot = cached_gallery(gallery.pk).snapshot
+    version, tag = fresh(gallery).version, snapshot_tag(gallery)
+    pid = os.fork()
+    if pid == 0:
+        draft = gallery_snapshots.SnapshotDraft(snapshot_folder, gallery.pk, version + 1, tag, len(snapshot.rows))
+        draft.ids[:] = snapshot.ids
+        draft.rows[:] = snapshot.rows
+        os.kill(os.getpid(), 9)
+    os.waitpid(pid, 0)
+
+
+def test_a_writer_killed_mid_write_leaves_nothing_in_the_folder(
+    gallery, client_row, snapshot_folder, django_capture_on_commit_callbacks
+):
+    vector = vectors_of(50)[7]
+    gallery_size(gallery)
+    [name] = snapshot_files(snapshot_folder)
+
+    _killed_while_writing(gallery, snapshot_folder)
+
+    assert sorted(path.name for path in snapshot_folder.iterdir()) == sorted([name, f"gallery-{gallery.pk}.lock"])
+    with django_capture_on_commit_callbacks(execute=True):
+        gallery_forget(client=client_row, subject="synthetic-7")
+    assert forgotten_bytes_in(snapshot_folder, vector) == []
+
+
+@pytest.mark.parametrize("by", ["forget", "sweep"])
+def test_a_named_draft_left_by_a_killed_writer_is_zeroed_and_removed(
+    gallery, client_row, snapshot_folder, monkeypatch, django_capture_on_commit_callbacks, by
+):
+    """Where the folder cannot hold a file without a name, the draft has a dot name until it is whole."""
+    monkeypatch.setattr(gallery_snapshots, "USE_UNNAMED_DRAFTS", False)
+    vector = vectors_of(50)[7]
+    gallery_size(gallery)
+    _killed_while_writing(gallery, snapshot_folder)
+    [draft] = snapshot_folder.glob(".gallery-*.tmp")
+    assert draft.name in forgotten_bytes_in(snapshot_folder, vector)
+
+    if by == "forget":
+        with django_capture_on_commit_callbacks(execute=True):
+            gallery_forget(client=client_row, subject="synthetic-7")
+    else:
+        assert gallery_index.gallery_snapshots_sweep() == 1
+
+    assert not draft.exists()
+    if by == "forget":
+        assert forgotten_bytes_in(snapshot_folder, vector) == []
+    assert len(snapshot_files(snapshot_folder)) == 1
+
+
+def test_a_failure_after_a_forget_commits_is_logged_and_the_snapshot_still_goes(
+    gallery, client_row, snapshot_folder, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    from matching.sealing import SealBroken
+
+    vector = vectors_of(50)[7]
+    gallery_size(gallery)
+
+    def broken(*args, **kwargs):
+        raise SealBroken("a face does not open")
+
+    monkeypatch.setattr(gallery_index, "_changes_since", broken)
+    with (
+        caplog.at_level(logging.ERROR, logger="facenition.matching"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        forgotten = gallery_forget(client=client_row, subject="synthetic-7")
+
+    assert forgotten.subjects == 1
+    assert "could not all be carried forward" in caplog.text
+    assert snapshot_files(snapshot_folder) == []
+    assert forgotten_bytes_in(snapshot_folder, vector) == []
+
+
+def test_a_symbolic_link_under_a_snapshots_name_is_removed_never_followed(gallery, snapshot_folder, tmp_path, caplog):
+    gallery_size(gallery)
+    gallery_index.gallery_forget_cached(gallery.pk)
+    [name] = snapshot_files(snapshot_folder)
+    victim = tmp_path / "victim"
+    victim.write_bytes((snapshot_folder / name).read_bytes())  # a whole snapshot, elsewhere
+    gallery_snapshots.snapshot_destroy(snapshot_folder / name)
+    (snapshot_folder / name).symlink_to(victim)
+    planted = snapshot_folder / gallery_snapshots.snapshot_name(gallery.pk, 0, "planted")
+    planted.symlink_to(victim)
+
+    with caplog.at_level(logging.WARNING, logger="facenition.matching"):
+        assert nearest(gallery, vectors_of(50)[3]).subject_id == gallery.subjects.get(name="synthetic-3").pk
+
+    assert victim.read_bytes().startswith(gallery_snapshots.MAGIC)  # never zeroed
+    assert not planted.is_symlink() and not (snapshot_folder / name).is_symlink()
+    assert cached_gallery(gallery.pk).full_loads == 1  # the planted one was not trusted
+    assert "unusable" in caplog.text
+
+
+def test_a_symbolically_linked_snapshot_folder_fails_the_start_up_check(settings, snapshot_folder, tmp_path):
+    from matching.checks import gallery_snapshot_folder_usable
+
+    (tmp_path / "link").symlink_to(snapshot_folder)
+    settings.FACENITION_GALLERY_SNAPSHOT_DIR = str(tmp_path / "link")
+
+    [error] = gallery_snapshot_folder_usable(None)
+
+    assert "symbolic link" in error.msg
