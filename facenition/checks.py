@@ -11,6 +11,9 @@ from .keyring import parse_retired, token_keyring
 
 # Checks a Celery worker runs before it takes a task (facenition.celery), as well as at every start-up.
 WORKER = "worker"
+# Checks a web process runs when it starts however it was started (facenition.startup), logging each
+# problem: gunicorn started directly never runs `manage.py check`.
+SERVING = "serving"
 
 
 @register()

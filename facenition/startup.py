@@ -19,6 +19,13 @@ def announce_configuration():
         log.warning("no DATABASE_URL: using the embedded SQLite file %s", settings.DATABASES["default"]["NAME"])
     if not settings.REDIS_URL:
         log.warning("no REDIS_URL: Celery tasks run in-process and the cache lives in the database")
+    from django.core.checks import run_checks
+
+    from facenition.checks import SERVING
+
+    for message in run_checks(tags=[SERVING]):
+        hint = f" ({message.hint})" if message.hint else ""
+        log.log(message.level, "%s: %s%s", message.id, message.msg, hint)
 
 
 def import_views():

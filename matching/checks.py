@@ -8,7 +8,7 @@ from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.checks import Warning as CheckWarning
 from django.db import DatabaseError
 
-from facenition.checks import KEY_BACK_HINT, count_missing_keys
+from facenition.checks import KEY_BACK_HINT, SERVING, count_missing_keys
 
 from .models import SubjectKey
 from .reading import ALIGN_ON, DESCRIPTORS, OWN_MODELS, missing_weights
@@ -132,7 +132,7 @@ def gallery_index_available(app_configs: Any, **kwargs: Any) -> list[CheckMessag
     return []
 
 
-@register()
+@register(SERVING)
 def gallery_snapshot_folder_usable(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     """Snapshots hold opened embeddings: their folder must be in memory and the server's alone."""
     from pathlib import Path

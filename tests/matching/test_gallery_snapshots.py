@@ -605,3 +605,18 @@ def test_a_symbolically_linked_snapshot_folder_fails_the_start_up_check(settings
     [error] = gallery_snapshot_folder_usable(None)
 
     assert "symbolic link" in error.msg
+
+
+def test_a_web_process_names_an_unusable_snapshot_folder_in_its_log_at_start(settings, tmp_path, caplog):
+    """gunicorn started directly never runs `manage.py check`: the process's start-up does."""
+    from facenition.startup import announce_configuration
+
+    settings.FACENITION_GALLERY_SNAPSHOT_DIR = str(tmp_path / "snapshots")
+
+    with caplog.at_level(logging.WARNING, logger="facenition"):
+        announce_configuration()
+
+    [record] = [record for record in caplog.records if "matching.E009" in record.getMessage()]
+    assert record.levelno == logging.ERROR
+    assert f"FACENITION_GALLERY_SNAPSHOT_DIR={tmp_path / 'snapshots'}" in record.getMessage()
+    assert "not in memory" in record.getMessage()
