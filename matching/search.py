@@ -15,6 +15,7 @@ outgrown, a whole index wiped) and of the copies they make, so that memory freed
 does not keep a forgotten subject's face.
 """
 
+import mmap
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,27 @@ def _to_unit_length(rows: np.ndarray) -> None:
 class Neighbour:
     subject_id: int
     distance: float  # cosine distance, as /match computes it
+
+
+def _zero_own_pages(rows: np.ndarray, written: set[int]) -> None:
+    """Zeroes, in a copy-on-write mapping, every page that writing `written` rows made this process's
+    own: the whole page was copied, the neighbours' rows with it. The other pages are the file's."""
+    if not written:
+        return
+    if not rows.flags.c_contiguous:  # not a mapping's rows
+        rows[sorted(written)] = 0
+        return
+    page = mmap.PAGESIZE
+    start = rows.__array_interface__["data"][0]
+    row_bytes = rows.strides[0]
+    flat = rows.reshape(-1).view(np.uint8)
+    zeroed: set[int] = set()
+    for row in written:
+        first, last = (start + row * row_bytes) // page, (start + (row + 1) * row_bytes - 1) // page
+        for number in range(first, last + 1):
+            if number not in zeroed:
+                zeroed.add(number)
+                flat[max(0, number * page - start) : max(0, (number + 1) * page - start)] = 0
 
 
 class ExactIndex:
@@ -179,8 +201,7 @@ class ExactIndex:
         On a shared mapping, only the rows this index wrote (its own pages) are zeroed: the others
         are the snapshot's, zeroed when the snapshot is removed, and the mapping is let go of."""
         if self.mapped:
-            for row in self._written:
-                self._rows[row] = 0
+            _zero_own_pages(self._rows, self._written)
             self._adopt(np.empty(0, dtype=np.int64), np.zeros((0, DIMENSIONS), dtype=np.float32))
             return
         self._rows.fill(0)
@@ -192,8 +213,7 @@ class ExactIndex:
         extra = max(16, old // 4)
         outgrown, self._rows = self._rows, np.vstack([self._rows, np.zeros((extra, DIMENSIONS), dtype=np.float32)])
         if self.mapped:  # the copy is this process's own from now on
-            for row in self._written:
-                outgrown[row] = 0
+            _zero_own_pages(outgrown, self._written)
             self.mapped, self._written = False, set()
         else:
             outgrown.fill(0)

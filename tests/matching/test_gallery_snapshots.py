@@ -620,3 +620,24 @@ def test_a_web_process_names_an_unusable_snapshot_folder_in_its_log_at_start(set
     assert record.levelno == logging.ERROR
     assert f"FACENITION_GALLERY_SNAPSHOT_DIR={tmp_path / 'snapshots'}" in record.getMessage()
     assert "not in memory" in record.getMessage()
+
+
+def test_a_dropped_copy_zeroes_the_whole_pages_its_writes_made_its_own(gallery, client_row, snapshot_folder):
+    """Writing one row of a copy-on-write mapping copies its whole page, neighbours' rows and all."""
+    import mmap
+
+    gallery_size(gallery)
+    synthetic_subjects(client_row, 1, seed=5, prefix="new")
+    gallery_size(fresh(gallery))  # applied in place: the worker's own page now
+    loaded = cached_gallery(gallery.pk)
+    rows, row = loaded.snapshot.rows, loaded.index.row_of(client_row.gallery.subjects.get(name="new-0").pk)
+    start = rows.__array_interface__["data"][0]
+    page = (start + row * rows.strides[0]) // mmap.PAGESIZE
+    on_page = [r for r in range(len(rows)) if (start + r * rows.strides[0]) // mmap.PAGESIZE == page]
+    neighbours = [r for r in on_page if r != row and loaded.index._ids[r] >= 0]
+    assert neighbours and rows[neighbours].any()
+
+    gallery_index.gallery_forget_cached(gallery.pk)
+
+    assert not rows[on_page].any()
+    assert rows[0 : on_page[0] - 8].any()  # the file's pages, which other workers map, stay
