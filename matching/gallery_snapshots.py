@@ -211,7 +211,7 @@ def _checked(fd: int, *, gallery_id: int, version: int, tag: str) -> tuple[int, 
 
 
 class SnapshotDraft:
-    """A snapshot being written under a temporary name: fill `ids` and `rows`, then `commit`."""
+    """A snapshot being written into a file without a name (or a dot name): fill `ids` and `rows`, then `commit`."""
 
     def __init__(self, folder: Path, gallery_id: int, version: int, tag: str, capacity: int):
         self.fields = {"gallery": gallery_id, "version": version, "tag": tag, "capacity": capacity}
