@@ -226,12 +226,12 @@ def _load_snapshot(folder, gallery: Gallery, expected: int) -> LoadedGallery:
     full_loads = 0
     with snapshots.host_lock(folder, gallery.pk):
         try:
-            snapshot = snapshots.snapshot_open(folder, gallery.pk, gallery.version, tag)
+            snapshot = snapshots.snapshot_open(folder, gallery.pk, gallery.version, tag, _stamp(gallery))
             if snapshot is None:
                 if not _snapshot_from_older(folder, gallery, tag):
                     _snapshot_from_database(folder, gallery, tag, expected)
                     full_loads = 1
-                snapshot = snapshots.snapshot_open(folder, gallery.pk, gallery.version, tag)
+                snapshot = snapshots.snapshot_open(folder, gallery.pk, gallery.version, tag, _stamp(gallery))
                 if snapshot is None:
                     raise OSError("the snapshot just written does not open")
         finally:
@@ -247,12 +247,12 @@ def _load_snapshot(folder, gallery: Gallery, expected: int) -> LoadedGallery:
 def _snapshot_from_database(folder, gallery: Gallery, tag: str, expected: int) -> None:
     """Sums the faces straight into the snapshot's matrix; into a copy of this worker's own only when
     subjects were added during the load beyond its room, then copied into a larger snapshot."""
-    draft = snapshots.SnapshotDraft(folder, gallery.pk, gallery.version, tag, _capacity_for(expected))
+    draft = snapshots.SnapshotDraft(folder, gallery.pk, gallery.version, tag, _stamp(gallery), _capacity_for(expected))
     try:
         subject_ids, rows = subject_centroids(gallery.pk, _face_rows(gallery.pk), expected, into=draft.rows)
         if rows is not draft.rows:
             draft.discard()
-            draft = snapshots.SnapshotDraft(folder, gallery.pk, gallery.version, tag, len(rows))
+            draft = snapshots.SnapshotDraft(folder, gallery.pk, gallery.version, tag, _stamp(gallery), len(rows))
             for start in range(0, len(subject_ids), COPY_CHUNK):
                 end = min(len(subject_ids), start + COPY_CHUNK)
                 draft.rows[start:end] = rows[start:end]
@@ -271,7 +271,10 @@ def _snapshot_from_older(folder, gallery: Gallery, tag: str) -> bool:
     older = next(
         (v for v, t, _ in snapshots.snapshot_versions(folder, gallery.pk) if t == tag and v < gallery.version), None
     )
-    base = None if older is None else snapshots.snapshot_open(folder, gallery.pk, older, tag)
+    # Of this gallery's history only: after a database restored to an earlier point, a snapshot of a
+    # version the restore undid carries another stamp than the one the gallery remembers for it.
+    stamp = None if older is None else gallery.stamp_at(older)
+    base = None if older is None or stamp is None else snapshots.snapshot_open(folder, gallery.pk, older, tag, stamp)
     if base is None:
         return False
     try:
@@ -284,7 +287,7 @@ def _snapshot_from_older(folder, gallery: Gallery, tag: str) -> bool:
         capacity = base_index.capacity
         if added > base_index.free_rows:
             capacity = max(capacity, int((len(base_index) + added) * (1 + HEADROOM)) + 16)
-        draft = snapshots.SnapshotDraft(folder, gallery.pk, gallery.version, tag, capacity)
+        draft = snapshots.SnapshotDraft(folder, gallery.pk, gallery.version, tag, _stamp(gallery), capacity)
         try:
             with base.reading():  # no worker zeroes it meanwhile (the sweep may, without the host lock)
                 if not base.live():
@@ -345,6 +348,10 @@ def _refresh(loaded: LoadedGallery, gallery: Gallery) -> bool:
     loaded.version = gallery.version
     loaded.refreshes += 1
     return True
+
+
+def _stamp(gallery: Gallery) -> str:
+    return gallery.stamp_at(gallery.version) or ""
 
 
 def snapshot_tag(gallery: Gallery) -> str:

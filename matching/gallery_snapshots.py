@@ -3,7 +3,8 @@ which every worker of the host maps (copy-on-write) instead of holding a copy of
 
 Django-free. A snapshot is named by its gallery, its version and a tag of what it was opened under
 (the token keys and the gallery row it was read from, `matching.gallery_index`); its header says the
-same and a CRC-32 of the rest, so a snapshot copied or renamed onto another name, truncated or
+same, the random stamp the gallery gave that version (`Gallery.stamps`: a version number reused
+after a database restored to an earlier point carries another) and a CRC-32 of the rest, so a snapshot copied or renamed onto another name, truncated or
 altered is refused (and removed), never searched, as is anything under a snapshot's name that is
 not a regular file of the server's user, 0600 (a symbolic link is never followed). It is written
 once, under a lock shared by the host's workers, into a file of the folder without a name
@@ -139,9 +140,10 @@ class Snapshot:
             self._fd = -1
 
 
-def snapshot_open(folder: Path, gallery_id: int, version: int, tag: str) -> Snapshot | None:
-    """The snapshot of the gallery at `version` under `tag`, or None when the host has none. One that
-    is not whole, or says it is another, is removed with a warning: the caller builds it again."""
+def snapshot_open(folder: Path, gallery_id: int, version: int, tag: str, stamp: str) -> Snapshot | None:
+    """The snapshot of the gallery at `version` under `tag`, made when that version had `stamp`, or
+    None when the host has none. One that is not whole, or says it is another, is removed with a
+    warning: the caller builds it again."""
     path = folder / snapshot_name(gallery_id, version, tag)
     try:
         fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
@@ -154,7 +156,7 @@ def snapshot_open(folder: Path, gallery_id: int, version: int, tag: str) -> Snap
     try:
         _check_owned_file(fd)
         fcntl.flock(fd, fcntl.LOCK_SH)
-        capacity, count = _checked(fd, gallery_id=gallery_id, version=version, tag=tag)
+        capacity, count = _checked(fd, gallery_id=gallery_id, version=version, tag=tag, stamp=stamp)
         snapshot = Snapshot(path, fd, version, capacity, count)
         fcntl.flock(fd, fcntl.LOCK_UN)
     except Exception as problem:  # whatever is wrong with it, it is not used: it is built again
@@ -180,7 +182,7 @@ def _check_owned_file(fd: int) -> os.stat_result:
     return status
 
 
-def _checked(fd: int, *, gallery_id: int, version: int, tag: str) -> tuple[int, int]:
+def _checked(fd: int, *, gallery_id: int, version: int, tag: str, stamp: str) -> tuple[int, int]:
     size = os.fstat(fd).st_size
     if size < HEADER_BYTES:
         raise SnapshotUnusable(f"{size} bytes, shorter than its header")
@@ -198,6 +200,8 @@ def _checked(fd: int, *, gallery_id: int, version: int, tag: str) -> tuple[int, 
         expected = {"gallery": gallery_id, "version": version, "tag": tag}
         if {name: fields.get(name) for name in expected} != expected:
             raise SnapshotUnusable(f"it holds gallery {fields.get('gallery')} at version {fields.get('version')}")
+        if fields.get("stamp") != stamp:
+            raise SnapshotUnusable(f"it holds version {version} of another history (a database restored since)")
         numbers = [fields.get(name) for name in ("capacity", "count", "crc32")]
         if not all(type(number) is int for number in numbers):
             raise SnapshotUnusable("its header lacks its capacity, count or checksum")
@@ -213,8 +217,8 @@ def _checked(fd: int, *, gallery_id: int, version: int, tag: str) -> tuple[int, 
 class SnapshotDraft:
     """A snapshot being written into a file without a name (or a dot name): fill `ids` and `rows`, then `commit`."""
 
-    def __init__(self, folder: Path, gallery_id: int, version: int, tag: str, capacity: int):
-        self.fields = {"gallery": gallery_id, "version": version, "tag": tag, "capacity": capacity}
+    def __init__(self, folder: Path, gallery_id: int, version: int, tag: str, stamp: str, capacity: int):
+        self.fields = {"gallery": gallery_id, "version": version, "tag": tag, "stamp": stamp, "capacity": capacity}
         self.path = folder / snapshot_name(gallery_id, version, tag)
         self._temporary: Path | None = None
         self._layout = _Layout(capacity)

@@ -7,6 +7,7 @@ embedding, and deleting a subject's key erases every copy of its faces the datab
 (`matching.gallery_index`), kept fresh by the gallery's `version`.
 """
 
+import secrets
 import uuid
 
 from django.db import models
@@ -15,6 +16,10 @@ from django.utils import timezone
 # How many removed subjects a gallery remembers (by number only), so that a worker holding an older
 # copy drops them without reloading the whole gallery; one that fell further behind reloads it all.
 REMOVALS_KEPT = 1000
+# How many versions' stamps a gallery remembers (8 hex digits each), so that a host's snapshot of an
+# older version can be told to be of this gallery's history before the current one is made from it.
+STAMPS_KEPT = 256
+STAMP_DIGITS = 8
 
 
 class Gallery(models.Model):
@@ -27,6 +32,9 @@ class Gallery(models.Model):
     # [[version, subject id], ...], oldest first: every subject removed after version `removals_from`.
     removals = models.JSONField(default=list, blank=True)
     removals_from = models.PositiveBigIntegerField(default=0)
+    # A random stamp per version, the current version's last: a database restored to an earlier point
+    # reuses version numbers, never their stamps, so a snapshot of the lost history is not trusted.
+    stamps = models.TextField(default="", blank=True)
     # The face model of every face in it (matching.galleries.gallery_model); galleries from before the
     # model was recorded hold Dlib faces.
     model_name = models.CharField(max_length=40, default="Dlib")
@@ -46,7 +54,19 @@ class Gallery(models.Model):
             self.removals_from = removals[-REMOVALS_KEPT - 1][0]
             removals = removals[-REMOVALS_KEPT:]
         self.removals = removals
-        self.save(update_fields=["version", "removals", "removals_from"])
+        self.stamps = (self.stamps + secrets.token_hex(STAMP_DIGITS // 2))[-STAMPS_KEPT * STAMP_DIGITS :]
+        self.save(update_fields=["version", "removals", "removals_from", "stamps"])
+
+    def stamp_at(self, version):
+        """The random stamp the gallery's change to `version` was given: "" for a version from before
+        stamps were kept, None when it is no longer remembered (or is ahead of the gallery)."""
+        back = self.version - version
+        if back < 0:
+            return None
+        start = len(self.stamps) - STAMP_DIGITS * (back + 1)
+        if start < 0:
+            return "" if len(self.stamps) < STAMPS_KEPT * STAMP_DIGITS else None
+        return self.stamps[start : start + STAMP_DIGITS]
 
     def removals_since(self, version):
         """The ids of the subjects removed after `version`, or None when this gallery no longer

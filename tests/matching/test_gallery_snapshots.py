@@ -506,7 +506,7 @@ def _killed_while_writing(gallery, snapshot_folder):
     version, tag = fresh(gallery).version, snapshot_tag(gallery)
     pid = os.fork()
     if pid == 0:
-        draft = gallery_snapshots.SnapshotDraft(snapshot_folder, gallery.pk, version + 1, tag, len(snapshot.rows))
+        draft = gallery_snapshots.SnapshotDraft(snapshot_folder, gallery.pk, version + 1, tag, "", len(snapshot.rows))
         draft.ids[:] = snapshot.ids
         draft.rows[:] = snapshot.rows
         os.kill(os.getpid(), 9)
@@ -641,3 +641,56 @@ def test_a_dropped_copy_zeroes_the_whole_pages_its_writes_made_its_own(gallery, 
 
     assert not rows[on_page].any()
     assert rows[0 : on_page[0] - 8].any()  # the file's pages, which other workers map, stay
+
+
+@pytest.mark.parametrize("changes", [1, 2], ids=["as the version", "as the base of the next"])
+def test_a_snapshot_of_a_version_a_database_restore_undid_is_never_used(
+    gallery, client_row, snapshot_folder, settings, caplog, changes
+):
+    """A restore (or a failover onto a replica that lagged) takes the gallery back a version; the
+    host's snapshots survive (the workers restarted, the host did not), and the next change reuses
+    the version number: its snapshot is neither used at that version nor carried forward to the next."""
+    from matching.galleries import gallery_enroll_embeddings
+
+    backup = Gallery.objects.filter(pk=gallery.pk).values("version", "removals", "removals_from", "stamps").get()
+    synthetic_subjects(client_row, 1, seed=7, prefix="lost")  # made after the backup: lost with the restore
+    gallery_size(fresh(gallery))
+    [undone] = snapshot_files(snapshot_folder)
+    gallery_index.gallery_forget_cached(gallery.pk)  # the workers restarted
+    gallery.subjects.filter(name="lost-0").delete()
+    Gallery.objects.filter(pk=gallery.pk).update(**backup)
+
+    newcomer = vectors_of(1, seed=99)[0]
+    gallery_enroll_embeddings(
+        client=client_row,
+        subjects=[("newcomer", [newcomer])],
+        model_name=settings.FACENITION_MODEL,
+        detector_name="dlib",
+    )
+    assert f"-v{fresh(gallery).version}-" in undone  # the same number, of another history
+    if changes == 2:
+        synthetic_subjects(client_row, 1, seed=8, prefix="after")
+
+    with caplog.at_level(logging.WARNING, logger="facenition.matching"):
+        found = nearest(gallery, newcomer)
+
+    assert found.subject_id == gallery.subjects.get(name="newcomer").pk
+    assert "another history" in caplog.text
+    assert gallery_size(fresh(gallery)) == 50 + changes
+    assert not gallery.subjects.filter(name="lost-0").exists()
+    assert cached_gallery(gallery.pk).full_loads == 1  # from PostgreSQL, not from the undone snapshot
+
+
+def test_a_gallery_remembers_its_recent_versions_stamps_only(gallery):
+    from matching.models import STAMPS_KEPT
+
+    row = fresh(gallery)
+    first = row.version
+    for _ in range(STAMPS_KEPT + 1):
+        row.record_change()
+
+    assert len(row.stamp_at(row.version)) == 8 and row.stamp_at(row.version) != row.stamp_at(row.version - 1)
+    assert row.stamp_at(row.version - STAMPS_KEPT + 1) is not None
+    assert row.stamp_at(first) is None  # forgotten: a snapshot of it is not carried forward
+    assert row.stamp_at(row.version + 1) is None
+    assert fresh(gallery).stamps == row.stamps
