@@ -272,6 +272,13 @@ def _open_to_others(path):
     os.chmod(path, 0o644)
 
 
+def _open_on(fd, text):
+    try:
+        return text in os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:  # the listing's own descriptor, closed since
+        return False
+
+
 @pytest.mark.parametrize(
     "damage",
     [_truncated, _altered_row, _garbage, _header_without_checksum, _header_not_fields, _open_to_others],
@@ -290,6 +297,7 @@ def test_a_damaged_snapshot_is_ignored_and_built_again(gallery, snapshot_folder,
     assert found == expected
     assert "unusable" in caplog.text
     assert cached_gallery(gallery.pk).full_loads == 1
+    assert not [fd for fd in os.listdir("/proc/self/fd") if _open_on(fd, f"{name} (deleted)")]  # closed
     with another_worker():  # the rebuilt one is whole
         gallery_size(gallery)
         assert cached_gallery(gallery.pk).full_loads == 0
