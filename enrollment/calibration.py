@@ -2,7 +2,7 @@
 `derive_enrollment_population` run. Django-free.
 
 A fold's fit is everything the scheme learns from faces: the population statistics that centre the
-embeddings, the gate on corrected bit errors for each level (a normal fitted to the impostor
+embeddings, the width of the cells they are cut into (for the models whose width is fitted), the gate on corrected bit errors for each level (a normal fitted to the impostor
 attempts' bit distances, cut at the level's target false-match rate, never above what the code can
 correct), and `/generate`'s threshold for "the photos show one person" (`/match`'s level 1).
 Enrollments are tried through the scheme itself (`commit`, `open_commitment`), each with a fold that
@@ -31,14 +31,15 @@ from matching.calibration import (
 from matching.reading import cosine_distance
 
 from .protection import code, commit, open_commitment
-from .protection.binarisation import Population, templates
+from .protection.binarisation import CELL_WIDTH, FITTED_CELL_WIDTH, Population, templates
 
 FIT_SEED = 0
 
 
 @dataclass(frozen=True)
 class TokenFit:
-    population: Population
+    population: Population  # widened by the cell width
+    cell_width: float
     gates: dict  # level -> most corrected bit errors accepted
     one_person_threshold: float  # /match's most tolerant level
     rate_at_limit: float  # the fitted false-match rate at the most errors the code corrects
@@ -70,15 +71,52 @@ def impostor_bit_distances(samples, population, photos_per_enrollment, seed=FIT_
     return distances
 
 
-def token_fit(samples, targets, photos_per_enrollment, fit="people-pairs"):
+def rate_at_limit(samples, population, photos_per_enrollment, fit="people-pairs"):
+    """The false-match rate a normal fitted to the impostor attempts' bit distances puts at the most
+    errors the code corrects."""
+    distances = impostor_bit_distances(samples, population, photos_per_enrollment)
+    return normal_fit(distances, fit).cdf(code.correctable_errors())
+
+
+def cell_width(samples, target, photos_per_enrollment, fit="people-pairs", widest=3.0):
+    """The widest cells, in hundredths of a population spread and at least 1, at which the fitted
+    impostor rate at the code's limit stays at or below `target` (a bisection: wider cells only bring
+    bits closer)."""
     population = population_of(samples)
+
+    def holds(hundredths):
+        return rate_at_limit(samples, population.widened(hundredths / 100), photos_per_enrollment, fit) <= target
+
+    low, high = 100, round(widest * 100)
+    if not holds(low):
+        return 1.0
+    if holds(high):
+        return high / 100
+    while high - low > 1:  # holds(low), not holds(high)
+        middle = (low + high) // 2
+        low, high = (middle, high) if holds(middle) else (low, middle)
+    return low / 100
+
+
+def token_fit(samples, targets, photos_per_enrollment, fit="people-pairs", *, model):
+    """A fold's fit for `model`'s embeddings: its cell width is fitted when the model is one of
+    FITTED_CELL_WIDTH, else the deployed one."""
+    if model in FITTED_CELL_WIDTH:
+        width = cell_width(samples, min(targets.values()), photos_per_enrollment, fit)
+    else:
+        width = CELL_WIDTH[model]
+    population = population_of(samples).widened(width)
     distances = impostor_bit_distances(samples, population, photos_per_enrollment)
     impostors = normal_fit(distances, fit)
     limit = code.correctable_errors()
     gates = {level: min(limit, math.floor(impostors.inv_cdf(target))) for level, target in targets.items()}
     one_person = match_thresholds(samples, {1: targets[1]}, fit)[1]
     return TokenFit(
-        population=population, gates=gates, one_person_threshold=one_person, rate_at_limit=impostors.cdf(limit)
+        population=population,
+        cell_width=width,
+        gates=gates,
+        one_person_threshold=one_person,
+        rate_at_limit=impostors.cdf(limit),
     )
 
 
@@ -95,9 +133,9 @@ class TokenResults:
     closest_impostor_bits: int
 
 
-def token_cross_validation(samples, targets, photos_per_enrollment, fit="people-pairs"):
+def token_cross_validation(samples, targets, photos_per_enrollment, fit="people-pairs", *, model):
     """Every enrollment tried with the person's other photos (genuine) and everyone else's (impostor)."""
-    fits = PeopleOut(samples, lambda kept: token_fit(kept, targets, photos_per_enrollment, fit))
+    fits = PeopleOut(samples, lambda kept: token_fit(kept, targets, photos_per_enrollment, fit, model=model))
     key = TokenKey(secrets.token_bytes(32))
     people = by_person(samples)
     genuine, impostor = Tally(), Tally()

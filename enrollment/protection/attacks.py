@@ -11,7 +11,7 @@ Django-free, like the rest of the package, and never used by the server itself: 
   gives the rotation, and each component's cell gives its value (the cell's mean). Without the key,
   the attacker can only run the same solver on the sealed bits.
 - `link`: tell whether two tokens hold the same face, by inverting both and comparing the rebuilt
-  embeddings, and by the code-offset link (XOR the two helpers and decode: lands within the code's
+  embeddings (within `/match`'s most tolerant threshold of the tokens' face model), and by the code-offset link (XOR the two helpers and decode: lands within the code's
   reach when both tokens share a rotation).
 """
 
@@ -40,8 +40,6 @@ Vector = npt.NDArray[np.float64]
 # about once in 226 tries; a face far from the population mean has more components in the outer
 # cells, fewer equations that hold, and needs many more tries.
 ATTACK_TRIES = 10_000
-# Two rebuilt embeddings this close (cosine distance) are called one face: /match's most tolerant level.
-LINK_THRESHOLD = 0.080
 
 _NORMAL = NormalDist()
 _BOUNDS = np.concatenate([[-np.inf], _EDGES, [np.inf]])
@@ -130,10 +128,11 @@ def cosine_distance(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
 class Link:
     rebuilt_distance: float | None  # between the two rebuilt embeddings; None when either failed
     code_offset: bool  # XOR of the two helpers decoded
+    threshold: float  # rebuilt embeddings this close (cosine distance) are called one face
 
     @property
     def linked(self) -> bool:
-        return self.code_offset or (self.rebuilt_distance is not None and self.rebuilt_distance <= LINK_THRESHOLD)
+        return self.code_offset or (self.rebuilt_distance is not None and self.rebuilt_distance <= self.threshold)
 
 
 def link(
@@ -142,11 +141,14 @@ def link(
     key: TokenKey | None = None,
     *,
     population: Population,
+    threshold: float,
     tries: int = ATTACK_TRIES,
     rebuilt: dict[tuple[IdentityToken, TokenKey | None], Vector | None] | None = None,
 ) -> Link:
-    """Whether the attacker, holding both tokens (and `key`, if given), calls them one face.
-    `rebuilt`, a dict, keeps each token's inversion across calls."""
+    """Whether the attacker, holding both tokens (and `key`, if given), calls them one face: the XOR
+    of their helpers decodes, or both invert to embeddings within `threshold` (cosine distance; the
+    face model's `/match` threshold at its most tolerant level). `rebuilt`, a dict, keeps each
+    token's inversion across calls."""
     inversions = {} if rebuilt is None else rebuilt
     for token in (first, second):
         if (token, key) not in inversions:
@@ -154,4 +156,4 @@ def link(
     one, other = inversions[first, key], inversions[second, key]
     distance = None if one is None or other is None else cosine_distance(one, other)
     bch_key, _ = code.decode(attacker_helper(first, key) ^ attacker_helper(second, key))
-    return Link(rebuilt_distance=distance, code_offset=bch_key is not None)
+    return Link(rebuilt_distance=distance, code_offset=bch_key is not None, threshold=threshold)

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from enrollment.calibration import population_of, token_fit
+from enrollment.calibration import population_of, rate_at_limit, token_fit
 from enrollment.protection import ERRORS_ALLOWED
-from enrollment.protection.binarisation import DEPLOYED
+from enrollment.protection.binarisation import CELL_WIDTH, DEPLOYED
 from matching.accuracy import MATCH_THRESHOLDS, TARGET_FALSE_MATCH_RATES
 from matching.calibration import PeopleOut, Sample, match_cross_validation, match_thresholds, read_samples, upper_bound
 from matching.pipeline import FacePipeline, decode_image
@@ -95,8 +95,9 @@ def test_the_thresholds_in_use_are_the_calibrations_fit(samples):
 
 @pytest.mark.faces
 def test_the_token_gates_and_population_in_use_are_the_calibrations_fit(samples_read_thoroughly):
-    fit = token_fit(samples_read_thoroughly, TARGET_FALSE_MATCH_RATES, 3)
+    fit = token_fit(samples_read_thoroughly, TARGET_FALSE_MATCH_RATES, 3, model="Dlib")
     assert fit.gates == ERRORS_ALLOWED["Dlib"]
+    assert fit.cell_width == CELL_WIDTH["Dlib"] == 1
     population = population_of(samples_read_thoroughly)
     assert np.abs(population.mean - DEPLOYED["Dlib"].mean).max() < 1e-6
     assert np.abs(population.spread - DEPLOYED["Dlib"].spread).max() < 1e-6
@@ -110,10 +111,18 @@ def test_the_sface_token_gates_and_population_in_use_are_the_calibrations_fit(si
         decode=lambda label, content: decode_image(label, content).pixels,
         cache=False,
     )
-    fit = token_fit(read, TARGET_FALSE_MATCH_RATES, 3)
+    fit = token_fit(read, TARGET_FALSE_MATCH_RATES, 3, model="SFace")
     assert fit.gates == ERRORS_ALLOWED["SFace"]
-    assert np.abs(population_of(read).mean - DEPLOYED["SFace"].mean).max() < 1e-6
-    assert np.abs(population_of(read).spread - DEPLOYED["SFace"].spread).max() < 1e-6
+    assert fit.cell_width == CELL_WIDTH["SFace"] > 1
+    # The widest cells, in hundredths, that keep the fitted impostor tail at the code's limit within
+    # the strictest level's target: a hundredth wider and the tail passes it.
+    strictest = min(TARGET_FALSE_MATCH_RATES.values())
+    stats = population_of(read)
+    assert rate_at_limit(read, stats.widened(fit.cell_width), 3) <= strictest
+    assert rate_at_limit(read, stats.widened(fit.cell_width + 0.01), 3) > strictest
+    population = population_of(read).widened(CELL_WIDTH["SFace"])
+    assert np.abs(population.mean - DEPLOYED["SFace"].mean).max() < 1e-6
+    assert np.abs(population.spread - DEPLOYED["SFace"].spread).max() < 1e-6
 
 
 @pytest.mark.faces

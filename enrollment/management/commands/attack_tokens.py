@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from enrollment.protection import IdentityToken, accepts, commit, open_commitment
-from enrollment.protection.attacks import ATTACK_TRIES, LINK_THRESHOLD, cosine_distance, invert, link
+from enrollment.protection.attacks import ATTACK_TRIES, cosine_distance, invert, link
 from enrollment.protection.binarisation import DEPLOYED
 from facenition.faceset import FaceSetMissing, labelled_photos
 from facenition.keyring import TokenKey
@@ -122,12 +122,15 @@ def measure(print):
     )
 
     cache: dict = {}  # each token's inversion, kept across the links it takes part in
+    threshold = MATCH_THRESHOLDS[settings.FACENITION_MODEL][1]
     same = [(own["first"], own[kind]) for own in tokens.values() for kind in ("again", "other photos")]
     different = [(tokens[p]["first"], tokens[q]["first"]) for p, q in itertools.combinations(people, 2)]
     for label, key in (("with the key", KEY), ("without the key", None)):
-        same_links = [link(a, b, key, population=population(), rebuilt=cache) for a, b in same]
-        different_links = [link(a, b, key, population=population(), rebuilt=cache) for a, b in different]
-        print(f"\nLinking {label} (one face: both rebuilt, within {LINK_THRESHOLD} of each other)")
+        same_links = [link(a, b, key, population=population(), threshold=threshold, rebuilt=cache) for a, b in same]
+        different_links = [
+            link(a, b, key, population=population(), threshold=threshold, rebuilt=cache) for a, b in different
+        ]
+        print(f"\nLinking {label} (one face: both rebuilt, within {threshold:g} of each other, /match's level 1)")
         print(
             f"  same face, same photos, fresh seed or another client: {share(sum(x.linked for x in same_links[::2]), len(same_links[::2]))}"
         )
