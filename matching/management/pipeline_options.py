@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 
 from facenition.faceset import FaceSetMissing, labelled_photos
 from matching.calibration import FITS, read_samples
-from matching.pipeline import ALIGN_ON, DESCRIPTORS, OWN_MODELS, SCHEDULES, decode_image, get_pipeline
+from matching.pipeline import ALIGN_ON, DESCRIPTORS, OWN_MODELS, SCHEDULES, SFACE_LANDMARKS, decode_image, get_pipeline
 from matching.reading import face_quality_problem, pipeline_config
 
 
@@ -19,6 +19,12 @@ def add_pipeline_arguments(parser):
     parser.add_argument("--jitters", type=int, help="dlib's jittered copies per face (default: the setting)")
     parser.add_argument("--align-on", choices=ALIGN_ON, help="where the face is aligned (default: the setting)")
     parser.add_argument("--detect-schedule", choices=SCHEDULES, help="dlib's detection schedule (default: the setting)")
+    parser.add_argument(
+        "--sface-landmarks",
+        choices=SFACE_LANDMARKS,
+        help="SFace only, for measurement: the landmarks that align the face (default: dlib5, what the server runs; "
+        "dlib68-non-commercial rests on weights whose training data forbid commercial use)",
+    )
     parser.add_argument("--min-face-size", type=int, help="refuse narrower faces (default: the setting)")
     parser.add_argument("--min-sharpness", type=float, help="refuse blurrier faces (default: the setting)")
     parser.add_argument("--no-cache", action="store_true", help="read every photo again, cache nothing")
@@ -36,10 +42,14 @@ def samples_from_options(options, stderr):
             ("jitters", "jitters"),
             ("align_on", "align_on"),
             ("detect_schedule", "detect_schedule"),
+            ("sface_landmarks", "sface_landmarks"),
         )
         if options.get(option) is not None
     }
-    config = dataclasses.replace(pipeline_config(), **overrides)
+    try:
+        config = dataclasses.replace(pipeline_config(), **overrides)
+    except ValueError as invalid:
+        raise CommandError(str(invalid)) from None
     try:
         photos = [p for p in labelled_photos(settings.FACENITION_FACES_DIR) if p.shows_one_known_person]
     except FaceSetMissing as missing:
@@ -70,6 +80,8 @@ def describe(config, quality, fit):
         f"{config.model_name}, descriptor {config.descriptor}, jitters {config.jitters}, "
         f"aligned on the {config.align_on}, detection {config.detect_schedule}, {fit} fit"
     )
+    if config.model_name == "SFace":
+        text += f", landmarks {config.sface_landmarks}"
     if min_size or min_sharpness:
         text += f", faces under {min_size} px or sharpness {min_sharpness:g} refused"
     return text

@@ -1,14 +1,28 @@
+import logging
 import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .weights import DESCRIPTOR, SFACE, SHAPE_PREDICTOR, WeightsMissing, missing_weights, weights_dir
+from .weights import (
+    DESCRIPTOR,
+    SFACE,
+    SHAPE_PREDICTOR,
+    SHAPE_PREDICTOR_68_NON_COMMERCIAL,
+    YUNET,
+    WeightsMissing,
+    missing_weights,
+    sha256_of,
+    weights_dir,
+)
+
+logger = logging.getLogger(__name__)
 
 # The face models this pipeline drives itself, on dlib's detector and 5-point landmarks: dlib's ResNet
 # descriptor, and OpenCV Zoo's SFace run through OpenCV's DNN module (deepface's own SFace client
@@ -28,6 +42,25 @@ SFACE_SIDE = 112
 # 68-point model (BENCHMARKS.md, "SFace"). Only these numbers come from that non-commercial model:
 # the landmarks found at run time are dlib's 5-point model's, trained on data free for any use.
 SFACE_TEMPLATE = ((80.8, 53.0), (66.5, 53.4), (31.1, 52.7), (45.2, 53.3), (55.9, 80.0))
+# Which landmarks align SFace's crop. A measurement choice (`calibrate_match --sface-landmarks`), not a
+# server setting: "dlib5", dlib's 5-point model, all five points onto SFACE_TEMPLATE (the default, and
+# what the server runs); "yunet", the five landmarks of OpenCV Zoo's YuNet detector (Apache-2.0) run on
+# a crop around dlib's box; "dlib68-non-commercial", five points taken from dlib's 68-point model, whose
+# training data forbid commercial use. The last two go onto the ArcFace five-point template.
+SFACE_LANDMARKS = ("dlib5", "yunet", "dlib68-non-commercial")
+# The ArcFace template in 112x112: eye on the image's left, the other eye, nose tip, mouth corner on the
+# image's left, the other mouth corner.
+ARCFACE_TEMPLATE = (
+    (38.2946, 51.6963),
+    (73.5318, 51.5014),
+    (56.0252, 71.7366),
+    (41.5493, 92.3655),
+    (70.7299, 92.2041),
+)
+# YuNet looks at dlib's box grown by this fraction of its width on every side, scaled so that its
+# longer side is at most YUNET_SIDE pixels.
+YUNET_MARGIN = 0.5
+YUNET_SIDE = 320
 # An RGB photo as the pipeline takes it: height x width x 3, uint8.
 RGB = npt.NDArray[np.uint8]
 
@@ -45,6 +78,8 @@ class PipelineConfig:
     jitters: int = 0
     align_on: str = "photo"
     detect_schedule: str = "cheap-first"
+    # SFace only: which landmarks align the crop (SFACE_LANDMARKS). Measurement only, never a setting.
+    sface_landmarks: str = "dlib5"
 
     def __post_init__(self) -> None:
         if self.descriptor not in DESCRIPTORS:
@@ -57,13 +92,19 @@ class PipelineConfig:
             raise ValueError(f"jitters: between 0 and 100, not {self.jitters}")
         if self.model_name == "SFace" and (self.detector_name != "dlib" or self.descriptor != "plain" or self.jitters):
             raise ValueError("SFace: aligned on dlib's landmarks, so with the dlib detector, plain, no jitters")
+        if self.sface_landmarks not in SFACE_LANDMARKS:
+            raise ValueError(f"sface_landmarks: one of {', '.join(SFACE_LANDMARKS)}, not {self.sface_landmarks!r}")
+        if self.sface_landmarks != "dlib5" and self.model_name != "SFace":
+            raise ValueError(f"sface_landmarks {self.sface_landmarks!r}: only with the SFace model")
 
     @property
     def variant(self) -> str:
-        """Everything that decides an embedding, as one string (the calibration cache keys on it)."""
+        """Everything that decides an embedding, as one string (the calibration cache keys on it, galleries
+        record it). The default landmarks add nothing, so that what was recorded before still reads."""
+        landmarks = "" if self.sface_landmarks == "dlib5" else f"-lm-{self.sface_landmarks}"
         return (
             f"{self.model_name}-{self.detector_name}-{self.detect_max_side}-{self.descriptor}"
-            f"-j{self.jitters}-{self.align_on}-{self.detect_schedule}"
+            f"-j{self.jitters}-{self.align_on}-{self.detect_schedule}{landmarks}"
         )
 
     @property
@@ -179,6 +220,8 @@ class Reader:
     detector: Any
     shape_predictor: Any
     descriptor: Any
+    # SFace measured on other landmarks: YuNet (cv2.FaceDetectorYN) or dlib's 68-point model.
+    landmarker: Any = None
 
 
 class FacePipeline:
@@ -197,6 +240,7 @@ class FacePipeline:
             if self._loaded:
                 return self
             missing = missing_weights(self.config.model_name, self.config.detector_name, self.config.deepface_home)
+            missing += self._missing_landmark_weights()
             if missing:
                 raise WeightsMissing(
                     f"model weights missing from {weights_dir(self.config.deepface_home)}: {', '.join(missing)}; "
@@ -227,6 +271,29 @@ class FacePipeline:
             self._loaded = True
         return self
 
+    def _missing_landmark_weights(self) -> list[str]:
+        if self.config.sface_landmarks == "yunet":
+            path = weights_dir(self.config.deepface_home) / YUNET
+            if not path.is_file():
+                return [YUNET]
+            from .weights import YUNET_SHA256
+
+            return [] if sha256_of(path) == YUNET_SHA256 else [f"{YUNET} (checksum differs)"]
+        if self.config.sface_landmarks == "dlib68-non-commercial" and not _shape_predictor_68().is_file():
+            return [f"{SHAPE_PREDICTOR_68_NON_COMMERCIAL} (from face_recognition_models)"]
+        return []
+
+    def _new_landmarker(self) -> Any:
+        if self.config.sface_landmarks == "yunet":
+            import cv2
+
+            path = weights_dir(self.config.deepface_home) / YUNET
+            # Score threshold 0.5, NMS 0.3, at most 50 faces; the input size is set per crop.
+            return cv2.FaceDetectorYN.create(str(path), "", (YUNET_SIDE, YUNET_SIDE), 0.5, 0.3, 50)
+        if self.config.sface_landmarks == "dlib68-non-commercial":
+            return self._dlib.shape_predictor(str(_shape_predictor_68()))
+        return None
+
     def _new_shape_predictor(self) -> Any:
         return self._dlib.shape_predictor(str(weights_dir(self.config.deepface_home) / SHAPE_PREDICTOR))
 
@@ -244,6 +311,7 @@ class FacePipeline:
             detector=self._dlib.get_frontal_face_detector() if self.config.scheduled else None,
             shape_predictor=self._new_shape_predictor(),
             descriptor=descriptor,
+            landmarker=self._new_landmarker(),
         )
 
     def add_readers(self, count: int) -> "FacePipeline":
@@ -402,17 +470,38 @@ class FacePipeline:
         # by a similarity transform (LMEDS: one misplaced landmark does not tilt the crop).
         import cv2
 
-        shape = reader.shape_predictor(rgb, self._dlib.rectangle(box.left, box.top, box.right, box.bottom))
-        points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(5)], dtype=np.float32)
-        transform, _ = cv2.estimateAffinePartial2D(points, np.array(SFACE_TEMPLATE, dtype=np.float32), method=cv2.LMEDS)
+        points, template = self._sface_landmarks(rgb, box, reader)
+        target = np.array(template, dtype=np.float32)
+        transform, _ = cv2.estimateAffinePartial2D(points, target, method=cv2.LMEDS)
         if transform is None:
-            transform, _ = cv2.estimateAffinePartial2D(points, np.array(SFACE_TEMPLATE, dtype=np.float32))
+            transform, _ = cv2.estimateAffinePartial2D(points, target)
         crop = cv2.warpAffine(rgb, transform, (SFACE_SIDE, SFACE_SIDE), flags=cv2.INTER_LINEAR)
         # The network takes BGR, 0-255, as the wheel's own code feeds it.
         blob = cv2.dnn.blobFromImage(np.ascontiguousarray(crop[:, :, ::-1]), 1.0, (SFACE_SIDE, SFACE_SIDE))
         reader.descriptor.setInput(blob, "data")
         vector = np.asarray(reader.descriptor.forward(), dtype=np.float64).reshape(-1)
         return vector / np.linalg.norm(vector)
+
+    def _sface_landmarks(
+        self, rgb: RGB, box: Box, reader: Reader
+    ) -> tuple[npt.NDArray[np.float32], tuple[tuple[float, float], ...]]:
+        """Five landmarks of the face in `box` and the template positions they go to."""
+        rect = self._dlib.rectangle(box.left, box.top, box.right, box.bottom)
+        if self.config.sface_landmarks == "dlib68-non-commercial":
+            shape = reader.landmarker(rgb, rect)
+            xy = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], dtype=np.float32)
+            # Eye centres (36-41 is the eye on the image's left), nose tip, mouth corners.
+            points = np.array([xy[36:42].mean(axis=0), xy[42:48].mean(axis=0), xy[30], xy[48], xy[54]])
+            return points.astype(np.float32), ARCFACE_TEMPLATE
+        if self.config.sface_landmarks == "yunet":
+            found = yunet_landmarks(reader.landmarker, rgb, box)
+            if found is not None:
+                return found, ARCFACE_TEMPLATE
+            # YuNet found no face around dlib's: dlib's five points, as the default aligns them.
+            logger.warning("YuNet found no face around dlib's box %s; dlib's five points align it", box.as_dict())
+        shape = reader.shape_predictor(rgb, rect)
+        points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(5)], dtype=np.float32)
+        return points, SFACE_TEMPLATE
 
     def _embed_generic(self, rgb: RGB, region: Any, scale: float) -> npt.NDArray[np.float64]:
         from deepface.models.Detector import FacialAreaRegion
@@ -443,6 +532,44 @@ class FacePipeline:
         face = preprocessing.resize_image(face.astype(np.float32) / 255.0, self.model.input_shape)
         face = preprocessing.normalize_input(face, normalization="base")
         return np.asarray(self.model.forward(face), dtype=np.float64)
+
+
+def _shape_predictor_68() -> Path:
+    import face_recognition_models
+
+    return Path(face_recognition_models.__file__).parent / "models" / SHAPE_PREDICTOR_68_NON_COMMERCIAL
+
+
+def yunet_landmarks(detector: Any, rgb: RGB, box: Box) -> npt.NDArray[np.float32] | None:
+    """YuNet's five landmarks (in the photo's pixels) of the face it finds closest to the centre of
+    dlib's `box`, looking at the box grown by YUNET_MARGIN on every side; None when it finds none there."""
+    import cv2
+
+    height, width = rgb.shape[:2]
+    margin = YUNET_MARGIN * box.width
+    left, top = max(0, int(box.left - margin)), max(0, int(box.top - margin))
+    right, bottom = min(width, int(box.right + margin)), min(height, int(box.bottom + margin))
+    crop: Any = rgb[top:bottom, left:right]
+    if crop.size == 0:
+        return None
+    scale = min(1.0, YUNET_SIDE / max(crop.shape[:2]))
+    if scale < 1.0:
+        crop = cv2.resize(
+            crop,
+            (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+            interpolation=cv2.INTER_AREA,
+        )
+    bgr = np.ascontiguousarray(crop[:, :, ::-1])
+    detector.setInputSize((bgr.shape[1], bgr.shape[0]))
+    _, faces = detector.detect(bgr)
+    if faces is None or len(faces) == 0:
+        return None
+    centre = np.array([(box.left + box.right) / 2 - left, (box.top + box.bottom) / 2 - top]) * scale
+    middles = faces[:, 0:2] + faces[:, 2:4] / 2
+    best = faces[int(np.argmin(np.linalg.norm(middles - centre, axis=1)))]
+    # Right eye, left eye (the subject's: the first is on the image's left), nose tip, mouth corners.
+    points = best[4:14].reshape(5, 2) / scale + np.array([left, top], dtype=np.float32)
+    return points.astype(np.float32)
 
 
 _pipelines: dict[PipelineConfig, FacePipeline] = {}

