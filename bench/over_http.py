@@ -374,6 +374,9 @@ def bench_setup(database_url, redis_url=None):
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
     os.environ.setdefault("FACENITION_TOKEN_KEY", secrets.token_urlsafe(48))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facenition.settings")
+    # A client token per phase, run after run; set before .env is read (by django.setup), whose
+    # FACENITION_V1_TOKEN_RATE_PER_IP (10/h) would otherwise win and stop the run with a 429.
+    os.environ.setdefault("FACENITION_V1_TOKEN_RATE_PER_IP", "1000000/m")
     import django
     from django.conf import settings
 
@@ -383,7 +386,6 @@ def bench_setup(database_url, redis_url=None):
     environment = {key: value for key, value in os.environ.items() if key not in ("BIND", "PORT", "WEB_CONCURRENCY")}
     if redis_url is not None:
         environment["REDIS_URL"] = redis_url
-    environment.setdefault("FACENITION_V1_TOKEN_RATE_PER_IP", "1000000/m")  # a client token per phase, run after run
     return Path(settings.FACENITION_FACES_DIR), environment
 
 

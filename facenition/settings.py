@@ -244,8 +244,9 @@ FACENITION_V1_TOKEN_RATE_PER_IP = envrate("FACENITION_V1_TOKEN_RATE_PER_IP", "10
 # Face pipeline. DEEPFACE_HOME is where `make setup` places the weights (under .deepface/weights).
 DEEPFACE_HOME = env("DEEPFACE_HOME", str(BASE_DIR))
 os.environ["DEEPFACE_HOME"] = DEEPFACE_HOME
-# The face model new tokens, galleries and /match use: Dlib or SFace (checked at start-up, matching.checks).
-FACENITION_MODEL = env("FACENITION_MODEL", "Dlib")
+# The face model new tokens, galleries and /match use: SFace (the default) or Dlib (checked at start-up,
+# matching.checks). Tokens and galleries made with the other keep being read by it.
+FACENITION_MODEL = env("FACENITION_MODEL", "SFace")
 FACENITION_DETECTOR = env("FACENITION_DETECTOR", "dlib")
 FACENITION_DETECT_MAX_SIDE = envint("FACENITION_DETECT_MAX_SIDE", 640, minimum=32)
 # dlib's detector: "cheap-first" looks at the detection copy as it is, and again upsampled only when

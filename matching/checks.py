@@ -103,12 +103,13 @@ def face_settings_valid(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                 id="matching.W002",
             )
         )
-    scheduled = settings.FACENITION_MODEL == "Dlib" and settings.FACENITION_DETECTOR == "dlib"
+    scheduled = settings.FACENITION_MODEL in OWN_MODELS and settings.FACENITION_DETECTOR == "dlib"
     if not scheduled and settings.FACENITION_DETECT_SCHEDULE != "cheap-first":
         problems.append(
             CheckWarning(
                 f"FACENITION_DETECT_SCHEDULE={settings.FACENITION_DETECT_SCHEDULE} has no effect: the schedule "
-                "applies to the Dlib model with the dlib detector; other detectors run once, as deepface runs them.",
+                f"applies to the {' and '.join(OWN_MODELS)} models with the dlib detector; other detectors run "
+                "once, as deepface runs them.",
                 id="matching.W003",
             )
         )

@@ -111,13 +111,25 @@ def test_a_negative_face_size_floor_stops_start_up(settings):
 
 
 def test_a_descriptor_the_levels_were_not_calibrated_for_is_warned_about(settings):
-    assert "matching.W002" in ids({"FACENITION_DESCRIPTOR": "mirror"}, settings)
-    assert "matching.W002" not in ids({"FACENITION_DESCRIPTOR": "plain"}, settings)
+    # The descriptor variants are Dlib's (SFace refuses them: matching.E007, tests/matching/test_sface.py).
+    assert "matching.W002" in ids({"FACENITION_MODEL": "Dlib", "FACENITION_DESCRIPTOR": "mirror"}, settings)
+    assert "matching.W002" not in ids({"FACENITION_MODEL": "Dlib", "FACENITION_DESCRIPTOR": "plain"}, settings)
 
 
 def test_a_detection_schedule_that_cannot_apply_is_named(settings):
-    assert "matching.W003" in ids({"FACENITION_DETECTOR": "mtcnn", "FACENITION_DETECT_SCHEDULE": "thorough"}, settings)
-    assert "matching.W003" not in ids({"FACENITION_DETECTOR": "dlib"}, settings)
+    thorough_on_mtcnn = {
+        "FACENITION_MODEL": "Dlib",
+        "FACENITION_DETECTOR": "mtcnn",
+        "FACENITION_DETECT_SCHEDULE": "thorough",
+    }
+    assert "matching.W003" in ids(thorough_on_mtcnn, settings)
+    assert "matching.W003" not in ids({"FACENITION_MODEL": "Dlib", "FACENITION_DETECTOR": "dlib"}, settings)
+
+
+@pytest.mark.parametrize("model", ["Dlib", "SFace"])
+def test_a_detection_schedule_that_applies_is_not_warned_about(settings, model):
+    overrides = {"FACENITION_MODEL": model, "FACENITION_DETECTOR": "dlib", "FACENITION_DETECT_SCHEDULE": "thorough"}
+    assert "matching.W003" not in ids(overrides, settings)
 
 
 @pytest.mark.django_db

