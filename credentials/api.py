@@ -75,7 +75,16 @@ class CodeField(serializers.RegexField):
         )
 
 
-NAME_HELP = "Your name for the token, shown in the admin."
+def client_name_field():
+    """The `name` a caller gives its new client token: one field, on v1's and v2's /generateToken."""
+    return serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Your name for the token, shown in the admin.",
+        style={"example": "my-app"},
+    )
 
 
 class PairInputSerializer(serializers.Serializer):
@@ -94,14 +103,7 @@ class ClientTokenViewSet(PublicViewSet):
     """`/generateToken` (v1: issues at once) and `/token` (introspection)."""
 
     class IssueInputSerializer(serializers.Serializer):
-        name = serializers.CharField(
-            max_length=200,
-            required=False,
-            allow_blank=True,
-            default="",
-            help_text=NAME_HELP,
-            style={"example": "my-app"},
-        )
+        name = client_name_field()
         email = serializers.EmailField(
             max_length=254, required=False, allow_blank=True, default="", style=EMAIL_EXAMPLE
         )
@@ -165,14 +167,7 @@ class VerifiedClientTokenViewSet(PublicViewSet):
     min_version = 2
 
     class IssueInputSerializer(PairInputSerializer):
-        name = serializers.CharField(
-            max_length=200,
-            required=False,
-            allow_blank=True,
-            default="",
-            help_text=NAME_HELP,
-            style={"example": "my-app"},
-        )
+        name = client_name_field()
         verification_token = serializers.CharField(
             max_length=100,
             required=False,
