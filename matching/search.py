@@ -94,9 +94,7 @@ class ExactIndex:
     def from_unit_rows(cls, subject_ids: np.ndarray, buffer: np.ndarray) -> "ExactIndex":
         """An index that takes `buffer` as its matrix, without a copy: its first len(subject_ids)
         rows are those subjects' unit rows, the rest room to grow."""
-        index = cls.__new__(cls)
-        index._adopt(_ids_of_rows(subject_ids, len(buffer)), buffer)
-        return index
+        return cls.on_rows(_ids_of_rows(subject_ids, len(buffer)), buffer)
 
     @classmethod
     def on_rows(
