@@ -57,29 +57,23 @@ def envbool(name, default=False):
 
 
 def envint(name, default, minimum=0):
-    value = env(name).strip()
-    if not value:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        number = None
-    if number is None or number < minimum:
-        problems.add(name, value, f"a whole number, at least {minimum}")
-        return default
-    return number
+    return _envnumber(name, default, int, minimum, f"a whole number, at least {minimum}")
 
 
 def envfloat(name, default, minimum=0.0):
+    return _envnumber(name, default, float, minimum, f"a number, at least {minimum:g}")
+
+
+def _envnumber(name, default, parse, minimum, wanted):
     value = env(name).strip()
     if not value:
         return default
     try:
-        number = float(value)
+        number = parse(value)
     except ValueError:
         number = None
-    if number is None or not number >= minimum:
-        problems.add(name, value, f"a number, at least {minimum:g}")
+    if number is None or not number >= minimum:  # `not >=` also refuses a float NaN
+        problems.add(name, value, wanted)
         return default
     return number
 
